@@ -1,0 +1,37 @@
+# One entry point. `make plan` and `make test` set up venv/ themselves on first use.
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+STAMP := $(VENV)/.installed
+
+.PHONY: plan test validate bench preview up clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+plan: $(STAMP) ## offline plan of a stack under Pulumi mocks (default: dev)
+	$(PY) -m stacks plan $(STACK)
+
+validate: $(STAMP) ## check a stack's configuration only
+	$(PY) -m stacks validate $(STACK)
+
+test: $(STAMP) ## the whole test suite
+	$(PY) -m pytest -q -n 2
+
+bench: $(STAMP) ## benchmarks (figures printed, not asserted in unit tests)
+	$(PY) bench/plan_scale.py
+
+preview up: ## the real Pulumi CLI against the selected stack
+	@command -v pulumi >/dev/null 2>&1 || { \
+	  echo "The Pulumi CLI is not installed, so 'make $@' cannot reach the cloud."; \
+	  echo "Install it (https://www.pulumi.com/docs/install/: curl -fsSL https://get.pulumi.com | sh),"; \
+	  echo "then: pulumi login <backend>; pulumi stack select $(STACK); make $@ STACK=$(STACK)."; \
+	  echo "Offline, 'make plan STACK=$(STACK)' shows what would be declared."; \
+	  exit 1; }
+	pulumi $@ --stack $(STACK)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

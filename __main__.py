@@ -1,0 +1,36 @@
+"""ack-edge-lb: expose the stack's Kubernetes Services through edge load balancers.
+
+Thin on purpose: load the stack configuration, declare one EdgeService per service, export.
+"""
+
+import pulumi
+
+from components.edge_service import EdgeService, EdgeServiceArgs
+from stacks.load import load_pulumi_config
+from stacks.naming import matched_pools, service_key
+from stacks.problems import ConfigError
+
+try:
+    loaded = load_pulumi_config()
+except ConfigError as exc:
+    # Shown as the error of the update, without a stack trace, before anything is declared.
+    raise pulumi.RunError(str(exc)) from None
+
+for warning in loaded.warnings:
+    pulumi.log.warn(str(warning))
+
+config = loaded.config
+exposed = {}
+for service in config.services:
+    key = service_key(service)
+    exposed[key] = EdgeService(key, EdgeServiceArgs(
+        service=service,
+        cluster=config.cluster,
+        node_pools=config.node_pools,
+        matched_pools=matched_pools(service, config.node_pools),
+    ))
+
+pulumi.export("externalIp", {key: svc.external_ip for key, svc in exposed.items()})
+pulumi.export("externalIps", {key: svc.external_ips for key, svc in exposed.items()})
+pulumi.export("nodePools", {key: [p.id for p in matched_pools(s, config.node_pools)]
+                            for key, s in zip(exposed, config.services)})

@@ -1,0 +1,116 @@
+"""Annotations and classes that tell the cluster controllers (ECM, CCM) what to build; pure functions.
+
+Keys and defaults follow the ACK Edge documentation ("Common ELB configurations using annotations",
+multi-region ELB, NLB with pods as IP backends). Only values that differ from nothing are written:
+a setting left out of the stack configuration leaves the controller's documented default in force.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from stacks.model import LoadBalancer, NodePool, Service
+from stacks.naming import label_selector
+
+LB = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+
+ELB_CLASS = "alibabacloud.com/elb"
+NLB_CLASS = "alibabacloud.com/nlb"
+
+NODEPOOL_SELECTOR = "service.openyurt.io/nodepool-labelselector"
+TOPOLOGY_KEYS = "openyurt.io/topologyKeys"
+TOPOLOGY_NODEPOOL = "openyurt.io/nodepool"
+FORCE_OVERRIDE_LISTENERS = "service.openyurt.io/elb-force-override-listeners"
+MANAGED_BY_USER = LB + "managed-by-user"
+LOADBALANCER_ID = LB + "id"
+BACKEND_TYPE = "service.beta.kubernetes.io/backend-type"
+SERVER_GROUP_TYPE = LB + "server-group-type"
+ZONE_MAPS = LB + "zone-maps"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+
+ENS_NETWORK_ID = "alibabacloud.com/ens-network-id"
+ENS_REGION_ID = "alibabacloud.com/ens-region-id"
+ENS_VSWITCH_ID = "alibabacloud.com/ens-vswitch-id"
+NODEPOOL_LABEL = "apps.openyurt.io/nodepool"
+
+
+def _listener(lb: LoadBalancer) -> dict[str, str]:
+    """Scheduler, persistence and health check: the same annotation keys for ELB, NLB and CLB."""
+    out: dict[str, str] = {}
+    scheduler = lb.scheduler or ("wrr" if lb.pod_level_balancing else None)
+    if scheduler:
+        out[LB + "scheduler"] = scheduler
+    if lb.persistence_timeout:
+        out[LB + "persistence-timeout"] = str(lb.persistence_timeout)
+    if lb.established_timeout is not None:
+        out[LB + "established-timeout"] = str(lb.established_timeout)
+    hc = lb.health_check
+    if hc is not None:
+        out[LB + "healthy-threshold"] = str(hc.healthy_threshold)
+        out[LB + "unhealthy-threshold"] = str(hc.unhealthy_threshold)
+        out[LB + "health-check-interval"] = str(hc.interval)
+        out[LB + "health-check-connect-timeout"] = str(hc.connect_timeout)
+        if lb.type != "elb":  # CLB and NLB also choose the check's type; ECM checks ELBs over TCP
+            out[LB + "health-check-flag"] = "on"
+            out[LB + "health-check-type"] = hc.type
+            if hc.uri:
+                out[LB + "health-check-uri"] = hc.uri
+    return out
+
+
+def _elb(service: Service) -> dict[str, str]:
+    lb = service.load_balancer
+    out = {NODEPOOL_SELECTOR: label_selector(service.node_pool_selector)}
+    if service.topology:
+        out[TOPOLOGY_KEYS] = TOPOLOGY_NODEPOOL
+    if lb.management == "user":
+        out[MANAGED_BY_USER] = "true"
+        if lb.shared:
+            out[FORCE_OVERRIDE_LISTENERS] = "true"
+    else:  # ECM creates the ELB and its EIP from these
+        if "spec" in lb.model_fields_set:
+            out[LB + "spec"] = lb.spec
+        if lb.eip is not None:
+            out[LB + "eip-bandwidth"] = str(lb.eip.bandwidth)
+            out[LB + "eip-internet-charge-type"] = lb.eip.charge_type
+            if lb.eip.isp:
+                out[LB + "eip-isp"] = lb.eip.isp
+    return out
+
+
+def _nlb(service: Service, pools: Iterable[NodePool]) -> dict[str, str]:
+    lb = service.load_balancer
+    zones = {z.zone_id: z.vswitch_id for p in pools if p.type == "cloud" for z in p.zones}
+    out = {ZONE_MAPS: ",".join(f"{zone}:{vsw}" for zone, vsw in sorted(zones.items()))}
+    if lb.server_group_type == "Ip":
+        out[BACKEND_TYPE] = "eni"
+        out[SERVER_GROUP_TYPE] = "Ip"
+    return out
+
+
+def service_annotations(service: Service, pools: Iterable[NodePool]) -> dict[str, str]:
+    """All annotations of the Kubernetes Service; `pools` are the stack's node pools."""
+    lb = service.load_balancer
+    # The address is filled in by a controller, not by this program: do not hold `pulumi up` for it.
+    out = {SKIP_AWAIT: "true"}
+    if lb.type == "elb":
+        out |= _elb(service)
+    elif lb.type == "nlb":
+        out |= _nlb(service, pools)
+    out |= _listener(lb)
+    return dict(sorted(out.items()))
+
+
+def load_balancer_class(service: Service) -> str | None:
+    return {"elb": ELB_CLASS, "nlb": NLB_CLASS}.get(service.load_balancer.type)
+
+
+def node_pool_annotations(pool: NodePool) -> dict[str, str]:
+    """What ECM reads from an ENS NodePool to place the pool's ELB."""
+    if pool.ens is None:
+        return {}
+    return {
+        ENS_NETWORK_ID: pool.ens.network_id,
+        ENS_REGION_ID: pool.ens.region_id,
+        ENS_VSWITCH_ID: ",".join(pool.ens.vswitch_ids),
+    }

@@ -1,0 +1,148 @@
+"""EdgeService: one Kubernetes Service of the stack and the cluster objects that expose it.
+
+For the controller-managed modes (ELB through ECM, NLB and CLB through CCM) everything the cloud
+needs is said in Kubernetes: the Service with its class and annotations, the ENS NodePools' labels
+and annotations that ECM reads, and for self-managed ELBs the PoolService that binds each pool to
+its ELB. The controllers then build the load balancers and write their addresses into the Service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import annotations as ann
+from stacks.model import Cluster, NodePool, Service
+from stacks.naming import pool_service_name
+
+NODEPOOL_API = "apps.openyurt.io/v1beta2"
+POOLSERVICE_API = "network.openyurt.io/v1alpha1"
+
+
+@dataclass(frozen=True)
+class EdgeServiceArgs:
+    service: Service
+    cluster: Cluster
+    # Every node pool of the stack, and the ones this Service is exposed in.
+    node_pools: Sequence[NodePool]
+    matched_pools: Sequence[NodePool]
+
+
+def _addresses(status: Any) -> list[str]:
+    """The ingress points a controller wrote into the Service status, one per region for ELB."""
+    ingress = getattr(getattr(status, "load_balancer", None), "ingress", None) or []
+    return [point.ip or point.hostname for point in ingress if point.ip or point.hostname]
+
+
+class EdgeService(pulumi.ComponentResource):
+    service: k8s.core.v1.Service
+    external_ips: pulumi.Output[list[str]]
+    external_ip: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EdgeServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("ack-edge-lb:edge_service:EdgeService", name, None, opts)
+        svc = args.service
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.service = k8s.core.v1.Service(
+            f"{name}/service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=svc.name,
+                namespace=svc.namespace,
+                annotations=ann.service_annotations(svc, args.node_pools),
+            ),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="LoadBalancer",
+                load_balancer_class=ann.load_balancer_class(svc),
+                external_traffic_policy=svc.external_traffic_policy,
+                selector=dict(svc.selector),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=p.name, port=p.port, protocol=p.protocol,
+                        target_port=p.target_port if p.target_port is not None else p.port,
+                        node_port=p.node_port,
+                    )
+                    for p in svc.ports
+                ],
+            ),
+            opts=child,
+        )
+
+        lb = svc.load_balancer
+        self.node_pool_patches = []
+        self.pool_service_patches = []
+        if lb.type == "elb":
+            # ECM reads the selector label and the ENS placement from each NodePool.
+            for pool in args.matched_pools:
+                self.node_pool_patches.append(k8s.apiextensions.CustomResourcePatch(
+                    f"{name}/nodepool/{pool.id}",
+                    api_version=NODEPOOL_API,
+                    kind="NodePool",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=pool.id,
+                        labels={key: pool.labels[key] for key in sorted(svc.node_pool_selector)},
+                        annotations=ann.node_pool_annotations(pool),
+                    ),
+                    opts=child,
+                ))
+            if lb.management == "user":
+                # ECM creates PoolService `<svc>-<pool>` once the Service exists; the ELB id binds it.
+                for pool in args.matched_pools:
+                    self.pool_service_patches.append(k8s.apiextensions.CustomResourcePatch(
+                        f"{name}/poolservice/{pool.id}",
+                        api_version=POOLSERVICE_API,
+                        kind="PoolService",
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            name=pool_service_name(svc.name, pool.id),
+                            namespace=svc.namespace,
+                            annotations={ann.LOADBALANCER_ID: lb.elb_ids[pool.id]},
+                        ),
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
+                    ))
+
+        self.workload = None
+        if svc.workload is not None:
+            self.workload = _demo_workload(f"{name}/workload", svc, args.matched_pools, child)
+
+        self.external_ips = self.service.status.apply(_addresses)
+        self.external_ip = self.external_ips.apply(",".join)
+        self.register_outputs({
+            "service": f"{svc.namespace}/{svc.name}",
+            "externalIps": self.external_ips,
+            "externalIp": self.external_ip,
+            "nodePools": [p.id for p in args.matched_pools],
+        })
+
+
+
+def _demo_workload(name: str, svc: Service, pools: Sequence[NodePool], opts: pulumi.ResourceOptions):
+    """The `cube` DaemonSet of the documentation: one pod per node of the matched pools."""
+    workload = svc.workload
+    assert workload is not None
+    ports = [k8s.core.v1.ContainerPortArgs(container_port=p.target_port or p.port, protocol=p.protocol)
+             for p in svc.ports if not isinstance(p.target_port, str)]
+    return k8s.apps.v1.DaemonSet(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=workload.name, namespace=svc.namespace, labels=dict(svc.selector)),
+        spec=k8s.apps.v1.DaemonSetSpecArgs(
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(svc.selector)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=dict(svc.selector)),
+                spec=k8s.core.v1.PodSpecArgs(
+                    affinity=k8s.core.v1.AffinityArgs(node_affinity=k8s.core.v1.NodeAffinityArgs(
+                        required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                            node_selector_terms=[k8s.core.v1.NodeSelectorTermArgs(match_expressions=[
+                                k8s.core.v1.NodeSelectorRequirementArgs(
+                                    key=ann.NODEPOOL_LABEL, operator="In", values=[p.id for p in pools]),
+                            ])],
+                        ),
+                    )),
+                    containers=[k8s.core.v1.ContainerArgs(name=workload.name, image=workload.image, ports=ports)],
+                ),
+            ),
+        ),
+        opts=opts,
+    )

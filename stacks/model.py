@@ -1,0 +1,181 @@
+"""The typed stack configuration: one pydantic model per block of `Pulumi.<stack>.yaml`.
+
+Field-level rules (types, ranges, formats) live here; rules that relate several fields or several
+services live in `stacks.rules`, so each can be read and tested on its own. Keys are camelCase in
+YAML, as Pulumi stack files usually are, and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+# Kubernetes name formats (DNS-1123 label / DNS-1035 label for Service names).
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# A label key is an optional DNS subdomain prefix and a name of at most 63 characters.
+LABEL_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+
+Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
+ServiceName = Annotated[str, StringConstraints(pattern=DNS_1035_LABEL, max_length=63)]
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY, max_length=253)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
+Labels = dict[LabelKey, LabelValue]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+ElbId = Annotated[str, StringConstraints(pattern=r"^lb-[a-z0-9]+$")]
+
+ELB_SPEC_DEFAULT = "elb.s2.small"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=False,
+    )
+
+
+# --- cluster -------------------------------------------------------------------------------------
+
+
+class Cluster(Model):
+    id: Annotated[str, StringConstraints(pattern=r"^c[a-z0-9]{6,40}$")]
+    vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-[a-z0-9]+$")]
+    network: Literal["terway-edge", "flannel-vxlan"] = "flannel-vxlan"
+    express_connect: bool = False
+    # edge-controller-manager version, as `kubectl -n kube-system get deploy edge-controller-manager` shows it.
+    ecm_version: Optional[Annotated[str, StringConstraints(pattern=r"^v?\d+(\.\d+){0,2}$")]] = None
+
+
+# --- node pools ----------------------------------------------------------------------------------
+
+
+class EnsPlacement(Model):
+    """Where an ENS node pool lives: the values ACK Edge puts on the NodePool as annotations."""
+
+    region_id: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]+$")]
+    network_id: Annotated[str, StringConstraints(pattern=r"^n-[a-z0-9]+$")]
+    vswitch_ids: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^vsw-[a-z0-9]+$")]], Field(min_length=1)
+    ]
+
+
+class CloudZone(Model):
+    zone_id: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]+$")]
+    vswitch_id: Annotated[str, StringConstraints(pattern=r"^vsw-[a-z0-9]+$")]
+
+
+class NodePool(Model):
+    id: Name
+    type: Literal["ens", "cloud", "edge"]
+    # Labels of the NodePool object itself: what `service.openyurt.io/nodepool-labelselector` matches.
+    labels: Labels = {}
+    ens: Optional[EnsPlacement] = None
+    zones: list[CloudZone] = []
+    # Expected number of nodes; only used to warn about the backend quota under `Cluster`.
+    node_count: Optional[Annotated[int, Field(ge=0, le=100000)]] = None
+
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+class ServicePort(Model):
+    name: Optional[Name] = None
+    port: PortNumber
+    # A number, or the name of a container port.
+    target_port: Optional[Union[PortNumber, Name]] = None
+    protocol: Literal["TCP", "UDP"] = "TCP"
+    node_port: Optional[Annotated[int, Field(ge=30000, le=32767)]] = None
+
+
+class HealthCheck(Model):
+    """Listener health check; the defaults are the ones the ACK Edge documentation gives for ELB."""
+
+    type: Literal["tcp", "http"] = "tcp"
+    healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
+    unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
+    interval: Annotated[int, Field(ge=1, le=50)] = 2
+    connect_timeout: Annotated[int, Field(ge=1, le=300)] = 5
+    uri: Optional[Annotated[str, StringConstraints(pattern=r"^/[\x21-\x7e]{0,79}$")]] = None
+
+
+
+class Eip(Model):
+    """Edge EIP of a region's ELB; the defaults are the ELB annotation defaults of ACK Edge."""
+
+    bandwidth: Annotated[int, Field(ge=5, le=10000)] = 10
+    # ENS EIPs are billed on the monthly 95th percentile only (CreateEipInstance.InternetChargeType).
+    charge_type: Literal["95BandwidthByMonth"] = "95BandwidthByMonth"
+    isp: Optional[Literal["cmcc", "unicom", "telecom"]] = None
+
+
+LbType = Literal["elb", "nlb", "clb"]
+Management = Literal["ecm", "user", "pulumi", "ccm"]
+MANAGEMENT_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "elb": ("ecm", "user", "pulumi"),
+    "nlb": ("ccm", "pulumi"),
+    "clb": ("ccm", "pulumi"),
+}
+
+
+class LoadBalancer(Model):
+    type: LbType = "elb"
+    management: Management = "ecm"
+    scheduler: Optional[Literal["rr", "wrr", "wlc", "sch", "tch", "qch", "iqch"]] = None
+    # Turns on pod-level (weighted round robin) balancing under `Local`; always on under `Cluster`.
+    pod_level_balancing: bool = False
+    # Session persistence: seconds a client sticks to one backend, 0 = off.
+    persistence_timeout: Annotated[int, Field(ge=0, le=3600)] = 0
+    established_timeout: Optional[Annotated[int, Field(ge=10, le=900)]] = None
+    preserve_client_ip: bool = False
+    health_check: Optional[HealthCheck] = None
+    spec: Annotated[str, StringConstraints(pattern=r"^elb\.s[0-9]\.[a-z0-9]+$")] = ELB_SPEC_DEFAULT
+    eip: Optional[Eip] = None
+    # Self-managed ELBs: node pool id -> ELB id (`lb-...`).
+    elb_ids: dict[Name, ElbId] = {}
+    # One ELB serves several Services (self-managed ELB and EIP only).
+    shared: bool = False
+    # NLB only: how pods are registered. `Ip` registers pod IPs (hybrid cloud/edge pods).
+    server_group_type: Literal["Ip", "Instance"] = "Ip"
+
+
+
+class Workload(Model):
+    """An optional demo workload: the `cube` DaemonSet of the ACK Edge documentation."""
+
+    name: Name
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
+
+
+class Service(Model):
+    name: ServiceName
+    namespace: Name = "default"
+    selector: Annotated[Labels, Field(min_length=1)]
+    ports: Annotated[list[ServicePort], Field(min_length=1, max_length=50)]
+    external_traffic_policy: Literal["Local", "Cluster"] = "Cluster"
+    # matchLabels against NodePool labels; empty = every pool (only allowed for nlb and clb).
+    node_pool_selector: Labels = {}
+    topology: bool = True
+    load_balancer: LoadBalancer = LoadBalancer()
+    workload: Optional[Workload] = None
+
+
+# --- the stack -----------------------------------------------------------------------------------
+
+
+class StackConfig(Model):
+    cluster: Cluster
+    node_pools: Annotated[list[NodePool], Field(min_length=1)]
+    services: list[Service] = []
+
+
+# The configuration keys under the project namespace, in the order a stack file usually lists them.
+CONFIG_KEYS: tuple[str, ...] = tuple(
+    (field.alias or name) for name, field in StackConfig.model_fields.items()
+)

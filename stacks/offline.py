@@ -1,0 +1,149 @@
+"""Run the Pulumi program offline under the Pulumi SDK's mocks and record what it declares.
+
+This is the engine of `python -m stacks plan` and of the component tests: `__main__.py` runs
+unchanged, every resource registration is recorded with its type, name, parent and inputs, and
+the stack outputs are collected. In preview mode values only known after apply stay unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import runpy
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.output import Unknown
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from stacks.load import PROJECT, PROJECT_DIR
+
+UNKNOWN = "(known after apply)"
+
+
+@dataclass(frozen=True)
+class Registration:
+    type: str
+    name: str
+    parent: Optional[str]  # the parent's name, None for children of the stack
+    inputs: dict[str, Any]
+    custom: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+
+
+@dataclass
+class Run:
+    stack: str
+    preview: bool
+    resources: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def children(self, parent: str) -> list[Registration]:
+        return [r for r in self.resources if r.parent == parent]
+
+    def as_dict(self) -> dict[str, Any]:
+        # Registrations arrive from several threads; their order carries no meaning.
+        resources = sorted(self.resources, key=lambda r: r.name)
+        return {"stack": self.stack, "resources": [r.as_dict() for r in resources],
+                "outputs": self.outputs, "warnings": self.warnings}
+
+
+def plain(value: Any) -> Any:
+    """Deserialized Pulumi values as JSON-able data; unknowns become `(known after apply)`."""
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format carries every number as a double
+    if isinstance(value, pulumi.Resource):
+        return f"(resource {value._name})"  # noqa: SLF001 - the SDK offers no public accessor
+    return value
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    """What the engine would answer: in preview nothing beyond the inputs is known yet."""
+
+    def __init__(self, preview: bool):
+        self.preview = preview
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        if self.preview:
+            return None, dict(args.inputs)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also recording each registration with its parent."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks, run: Run):
+        super().__init__(mocks)
+        self.run = run
+        self._names: dict[str, str] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self._names[response.urn] = request.name
+            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            self.run.resources.append(Registration(
+                type=request.type,
+                name=request.name,
+                parent=self._names.get(request.parent),
+                inputs=plain(inputs),
+                custom=bool(request.custom),
+            ))
+        return response
+
+
+class _WarningLog(logging.Handler):
+    def __init__(self, run: Run):
+        super().__init__(logging.WARNING)
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.run.warnings.append(record.getMessage())
+
+
+def run_program(raw_config: dict[str, Any], stack: str, preview: bool = True) -> Run:
+    """Run `__main__.py` with `raw_config` as the stack's `ack-edge-lb:` settings."""
+    run = Run(stack=stack, preview=preview)
+    logger = logging.getLogger(f"ack-edge-lb.offline.{id(run)}")
+    logger.propagate = False
+    logger.addHandler(_WarningLog(run))
+
+    settings.reset_options(project=PROJECT, stack=stack, preview=preview)
+    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": json.dumps(v) for k, v in raw_config.items()})
+    mocks = _Mocks(preview)
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger,
+                           monitor=RecordingMonitor(mocks, run))
+
+    program = str(PROJECT_DIR / "__main__.py")
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
+
+    root = settings.get_root_resource()
+    for name, value in root.outputs.items():
+        resolved = _sync_await(pulumi.Output.from_input(value).future(with_unknowns=True))
+        run.outputs[name] = plain(resolved)
+    return run

@@ -1,0 +1,112 @@
+"""The offline plan as a readable tree: stack -> service -> region -> resources, with key properties."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.tree import Tree
+
+from stacks.model import NodePool, StackConfig
+from stacks.naming import service_key
+from stacks.offline import Registration, Run
+
+LB_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+
+
+def _short(key: str) -> str:
+    return key.replace(LB_PREFIX, "lb/").replace("service.openyurt.io/", "openyurt/")
+
+
+def _pairs(mapping: dict[str, Any] | None) -> str:
+    return ", ".join(f"{_short(k)}={v}" for k, v in sorted((mapping or {}).items()))
+
+
+def _service(r: Registration) -> list[str]:
+    spec, meta = r.inputs.get("spec", {}), r.inputs.get("metadata", {})
+    ports = ", ".join(f"{p.get('name') or '-'} {p['port']}/{p.get('protocol', 'TCP')}->{p.get('targetPort')}"
+                      for p in spec.get("ports", []))
+    lines = [f"type={spec.get('type')} class={spec.get('loadBalancerClass') or '(CCM default)'} "
+             f"externalTrafficPolicy={spec.get('externalTrafficPolicy')}",
+             f"ports: {ports}"]
+    if meta.get("annotations"):
+        lines.append(f"annotations: {_pairs(meta['annotations'])}")
+    return lines
+
+
+def _patch(r: Registration) -> list[str]:
+    meta = r.inputs.get("metadata", {})
+    lines = []
+    if meta.get("labels"):
+        lines.append(f"labels: {_pairs(meta['labels'])}")
+    if meta.get("annotations"):
+        lines.append(f"annotations: {_pairs(meta['annotations'])}")
+    return lines
+
+
+def _daemonset(r: Registration) -> list[str]:
+    pod = r.inputs.get("spec", {}).get("template", {}).get("spec", {})
+    return [f"image: {c.get('image')}" for c in pod.get("containers", [])]
+
+
+def _generic(r: Registration) -> list[str]:
+    return [f"{k}: {v}" for k, v in sorted(r.inputs.items()) if k not in ("kind", "apiVersion", "__provider")][:6]
+
+
+DESCRIBE: dict[str, Callable[[Registration], list[str]]] = {
+    "kubernetes:core/v1:Service": _service,
+    "kubernetes:apps.openyurt.io/v1beta2:NodePoolPatch": _patch,
+    "kubernetes:network.openyurt.io/v1alpha1:PoolServicePatch": _patch,
+    "kubernetes:apps/v1:DaemonSet": _daemonset,
+}
+
+
+def _title(r: Registration) -> str:
+    kind = r.type.rsplit(":", 1)[-1]
+    name = r.inputs.get("metadata", {}).get("name") or r.name
+    namespace = r.inputs.get("metadata", {}).get("namespace")
+    return f"[bold]{kind}[/] {namespace + '/' if namespace else ''}{name}  [dim]({r.type})[/]"
+
+
+def _add(node: Tree, r: Registration) -> None:
+    branch = node.add(_title(r))
+    for line in DESCRIBE.get(r.type, _generic)(r):
+        branch.add(f"[dim]{line}[/]")
+
+
+def _region(pool: NodePool) -> str:
+    if pool.ens is not None:
+        return f"region {pool.ens.region_id} (node pool {pool.id}, ENS)"
+    return f"node pool {pool.id} ({pool.type})"
+
+
+def tree(run: Run, config: StackConfig) -> Tree:
+    root = Tree(f"[bold]stack {run.stack}[/] ({'preview' if run.preview else 'apply'}, offline under mocks)")
+    pools = {p.id: p for p in config.node_pools}
+    for svc in config.services:
+        component = run.named(service_key(svc))
+        lb = svc.load_balancer
+        node = root.add(f"[bold cyan]{svc.namespace}/{svc.name}[/]  {lb.type} · {lb.management} · "
+                        f"{svc.external_traffic_policy}  [dim]({component.type})[/]")
+        children = sorted(run.children(component.name), key=lambda r: r.name)
+        regions: dict[str, Tree] = {}
+        for child in children:
+            pool = pools.get(child.name.rsplit("/", 1)[-1])
+            if pool is None:
+                _add(node, child)
+                continue
+            if pool.id not in regions:
+                regions[pool.id] = node.add(f"[yellow]{_region(pool)}[/]")
+            _add(regions[pool.id], child)
+    outputs = root.add("[bold]outputs[/]")
+    for key, value in run.outputs.items():
+        outputs.add(f"{key}: {value}")
+    return root
+
+
+def print_plan(run: Run, config: StackConfig, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(tree(run, config))
+    for warning in run.warnings:
+        console.print(f"[yellow]warning[/] {warning}")
+    console.print(f"{len(run.resources)} resources would be declared.")
