@@ -7,10 +7,12 @@ YAML, as Pulumi stack files usually are, and snake_case in Python.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 # Kubernetes name formats (DNS-1123 label / DNS-1035 label for Service names).
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -26,6 +28,18 @@ LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63
 Labels = dict[LabelKey, LabelValue]
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
 ElbId = Annotated[str, StringConstraints(pattern=r"^lb-[a-z0-9]+$")]
+
+
+def _target_port(value: Union[int, str]) -> Union[int, str]:
+    """A port number or the name of a container port (one check, so one error at one path)."""
+    if isinstance(value, int) and 1 <= value <= 65535:
+        return value
+    if isinstance(value, str) and len(value) <= 15 and re.match(DNS_LABEL, value):
+        return value
+    raise PydanticCustomError("target_port", "a target port is a number from 1 to 65535 or a container port name")
+
+
+TargetPort = Annotated[Union[int, str], AfterValidator(_target_port)]
 
 ELB_SPEC_DEFAULT = "elb.s2.small"
 
@@ -89,7 +103,7 @@ class ServicePort(Model):
     name: Optional[Name] = None
     port: PortNumber
     # A number, or the name of a container port.
-    target_port: Optional[Union[PortNumber, Name]] = None
+    target_port: Optional[TargetPort] = None
     protocol: Literal["TCP", "UDP"] = "TCP"
     node_port: Optional[Annotated[int, Field(ge=30000, le=32767)]] = None
 

@@ -11,11 +11,11 @@ import json
 import logging
 import runpy
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.output import Unknown
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -79,16 +79,24 @@ def plain(value: Any) -> Any:
     return value
 
 
+# What the cloud or cluster would add to a resource's state after apply (tests use it to play a controller).
+StateHook = Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]
+
+
 class _Mocks(pulumi_mocks.Mocks):
     """What the engine would answer: in preview nothing beyond the inputs is known yet."""
 
-    def __init__(self, preview: bool):
+    def __init__(self, preview: bool, after_apply: Optional[StateHook] = None):
         self.preview = preview
+        self.after_apply = after_apply
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         if self.preview:
             return None, dict(args.inputs)
-        return f"{args.name}-id", dict(args.inputs)
+        state = dict(args.inputs)
+        if self.after_apply is not None:
+            state |= self.after_apply(args)
+        return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs):
         return {}
@@ -126,16 +134,20 @@ class _WarningLog(logging.Handler):
         self.run.warnings.append(record.getMessage())
 
 
-def run_program(raw_config: dict[str, Any], stack: str, preview: bool = True) -> Run:
-    """Run `__main__.py` with `raw_config` as the stack's `ack-edge-lb:` settings."""
-    run = Run(stack=stack, preview=preview)
+def run_program(raw_config: dict[str, Any], stack: str, preview: bool = True,
+                after_apply: Optional[StateHook] = None, run: Optional[Run] = None) -> Run:
+    """Run `__main__.py` with `raw_config` as the stack's `ack-edge-lb:` settings.
+
+    `run` may be passed in to keep what was recorded when the program fails.
+    """
+    run = run or Run(stack=stack, preview=preview)
     logger = logging.getLogger(f"ack-edge-lb.offline.{id(run)}")
     logger.propagate = False
     logger.addHandler(_WarningLog(run))
 
     settings.reset_options(project=PROJECT, stack=stack, preview=preview)
     pulumi.runtime.set_all_config({f"{PROJECT}:{k}": json.dumps(v) for k, v in raw_config.items()})
-    mocks = _Mocks(preview)
+    mocks = _Mocks(preview, after_apply)
     pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger,
                            monitor=RecordingMonitor(mocks, run))
 

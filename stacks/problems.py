@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Sequence
 
 Severity = Literal["error", "warning"]
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if isinstance(value, str):
-        return value if len(value) <= 80 else value[:77] + "..."
-    try:
-        text = json.dumps(value, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
+        text = value
+    else:
+        try:
+            text = json.dumps(value, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            try:
+                text = repr(value)
+            except ValueError:  # e.g. an integer past Python's digit limit
+                text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def config_path(loc: Iterable[Any]) -> str:
@@ -25,8 +33,10 @@ def config_path(loc: Iterable[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif _PLAIN_KEY.match(str(part)):
             out += ("." if out else "") + str(part)
+        else:  # keys such as `example.com/role` or ``
+            out += f"[{json.dumps(str(part))}]"
     return out or "(stack)"
 
 
@@ -40,7 +50,7 @@ class Problem:
 
     def __str__(self) -> str:
         label = "Fix" if self.severity == "error" else "Consider"
-        return f"{self.path} = {_show(self.value)}: {self.message}. {label}: {self.fix}"
+        return f"{self.path} = {show(self.value)}: {self.message}. {label}: {self.fix}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

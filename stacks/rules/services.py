@@ -1,0 +1,118 @@
+"""Rules about the shape of each service: modes, fields, ports, identity."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from stacks.model import MANAGEMENT_BY_TYPE, StackConfig
+from stacks.naming import elb_name
+from stacks.problems import Problem
+from stacks.rules._registry import lb_path, matched, rule, svc_path
+
+
+@rule
+def management_fits_type(cfg: StackConfig) -> Iterator[Problem]:
+    for i, svc in enumerate(cfg.services):
+        lb = svc.load_balancer
+        allowed = MANAGEMENT_BY_TYPE[lb.type]
+        if lb.management not in allowed:
+            yield Problem(f"{lb_path(i)}.management", lb.management,
+                          f"`{lb.management}` management does not exist for `type: {lb.type}`",
+                          f"use one of: {', '.join(allowed)}")
+
+
+@rule
+def pulumi_owned_modes_not_supported_yet(cfg: StackConfig) -> Iterator[Problem]:
+    for i, svc in enumerate(cfg.services):
+        lb = svc.load_balancer
+        if lb.management == "pulumi":
+            yield Problem(f"{lb_path(i)}.management", "pulumi",
+                          f"Pulumi-owned {lb.type.upper()} (`management: pulumi`) is not supported yet",
+                          "use `ecm` or `user` for elb, `ccm` for nlb and clb, until the Pulumi-owned modes land")
+
+
+@rule
+def fields_fit_type(cfg: StackConfig) -> Iterator[Problem]:
+    """Settings that only one kind of load balancer or one management mode reads."""
+    only = {
+        "spec": ("elb",), "eip": ("elb",), "elb_ids": ("elb",), "shared": ("elb",),
+        "server_group_type": ("nlb",),
+    }
+    for i, svc in enumerate(cfg.services):
+        lb = svc.load_balancer
+        for field, types in only.items():
+            if field in lb.model_fields_set and lb.type not in types:
+                alias = type(lb).model_fields[field].alias
+                value = getattr(lb, field)
+                if hasattr(value, "model_dump"):
+                    value = value.model_dump(by_alias=True)
+                yield Problem(f"{lb_path(i)}.{alias}", value,
+                              f"`{alias}` applies to {', '.join(types)} load balancers only, this one is `{lb.type}`",
+                              f"remove `{alias}`")
+        if lb.elb_ids and lb.management != "user":
+            yield Problem(f"{lb_path(i)}.elbIds", dict(lb.elb_ids),
+                          f"ELB ids are read only with `management: user`, this service uses `{lb.management}`",
+                          "set `management: user` to bind existing ELBs, or remove `elbIds`")
+        hc = lb.health_check
+        if hc is not None and hc.type == "http" and lb.type == "elb" and lb.management in ("ecm", "user"):
+            yield Problem(f"{lb_path(i)}.healthCheck.type", "http",
+                          "ECM configures ELB listeners with TCP health checks only (no annotation for HTTP)",
+                          "use `type: tcp`")
+        if hc is not None and hc.uri is not None and hc.type != "http":
+            yield Problem(f"{lb_path(i)}.healthCheck.uri", hc.uri, "only HTTP health checks request a URI",
+                          "set `healthCheck.type: http`, or remove `uri`")
+
+
+@rule
+def ports_are_consistent(cfg: StackConfig) -> Iterator[Problem]:
+    for i, svc in enumerate(cfg.services):
+        seen: dict[tuple[int, str], int] = {}
+        names: dict[str, int] = {}
+        for j, port in enumerate(svc.ports):
+            at = f"{svc_path(i)}.ports[{j}]"
+            key = (port.port, port.protocol)
+            if key in seen:
+                yield Problem(f"{at}.port", port.port, f"{port.protocol} port {port.port} is already declared "
+                              f"by ports[{seen[key]}]", "give each listener its own port, or remove the duplicate")
+            seen.setdefault(key, j)
+            if port.name is None and len(svc.ports) > 1:
+                yield Problem(f"{at}.name", None, "Kubernetes needs a name on every port of a multi-port Service",
+                              "add `name:` (a DNS label such as `http`)")
+            if port.name is not None:
+                if port.name in names:
+                    yield Problem(f"{at}.name", port.name, f"the name is already used by ports[{names[port.name]}]",
+                                  "give every port its own name")
+                names.setdefault(port.name, j)
+
+
+@rule
+def node_ports_are_unique(cfg: StackConfig) -> Iterator[Problem]:
+    first: dict[int, str] = {}
+    for i, svc in enumerate(cfg.services):
+        for j, port in enumerate(svc.ports):
+            if port.node_port is None:
+                continue
+            at = f"{svc_path(i)}.ports[{j}].nodePort"
+            if port.node_port in first:
+                yield Problem(at, port.node_port, f"NodePort {port.node_port} is already taken by {first[port.node_port]}",
+                              "pick another NodePort in 30000-32767, or leave `nodePort` out to let Kubernetes choose")
+            first.setdefault(port.node_port, at)
+
+
+@rule
+def services_are_unique(cfg: StackConfig) -> Iterator[Problem]:
+    """Same name and namespace = one Kubernetes object, and for ELB the same ELB/EIP names."""
+    first: dict[tuple[str, str], int] = {}
+    for i, svc in enumerate(cfg.services):
+        key = (svc.namespace, svc.name)
+        if key in first:
+            other = cfg.services[first[key]]
+            names = ""
+            if "elb" in (svc.load_balancer.type, other.load_balancer.type):
+                pools = matched(cfg, svc) or cfg.node_pools
+                names = f"; their ELB and EIP names collide (`{elb_name(svc.name, svc.namespace, pools[0].id, cfg.cluster.id)}`)," \
+                        " and ECM could delete the other's ELB"
+            yield Problem(f"{svc_path(i)}.name", svc.name,
+                          f"services[{first[key]}] is already `{svc.namespace}/{svc.name}`{names}",
+                          "rename one of the services or put it in another namespace")
+        first.setdefault(key, i)

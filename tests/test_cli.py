@@ -1,0 +1,80 @@
+"""`python -m stacks`: what a user sees from `validate` and `plan`, and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import base_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stacks(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stacks", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def write_stack(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "Pulumi.ci.yaml"
+    path.write_text(yaml.safe_dump({"config": {f"ack-edge-lb:{k}": v for k, v in raw.items()}}))
+    return path
+
+
+def test_plan_of_the_dev_stack_prints_a_tree_per_service_and_region():
+    done = stacks("plan", "dev")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "default/cube-svc" in out and "elb · ecm · Local" in out
+    assert "region cn-hefei-cmcc-2" in out and "region cn-chengdu-telecom-4" in out
+    assert "NodePoolPatch np-hefei" in out
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_plan_json_lists_resources_outputs_and_warnings():
+    done = stacks("plan", "dev", "--json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert set(plan) == {"stack", "resources", "outputs", "warnings"}
+    assert plan["stack"] == "dev"
+    by_name = {r["name"]: r for r in plan["resources"]}
+    assert by_name["default/cube-svc/service"]["parent"] == "default/cube-svc"
+    assert by_name["default/cube-svc/service"]["type"] == "kubernetes:core/v1:Service"
+    assert plan["outputs"]["externalIp"] == {"default/cube-svc": "(known after apply)"}
+    assert any("ELB and EIP" in w for w in plan["warnings"])
+
+
+def test_invalid_stack_prints_every_problem_and_exits_2(tmp_path):
+    raw = base_config()
+    raw["services"][0]["loadBalancer"]["eip"] = {"bandwidth": 20000}
+    raw["services"][0]["ports"][0]["port"] = 0
+    done = stacks("plan", "ci", "--file", str(write_stack(tmp_path, raw)))
+    assert done.returncode == 2
+    assert "services[0].loadBalancer.eip.bandwidth = 20000" in done.stderr
+    assert "services[0].ports[0].port = 0" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_invalid_stack_as_json(tmp_path):
+    raw = base_config()
+    raw["cluster"]["ecmVersion"] = "2.0.3"
+    done = stacks("validate", "ci", "--file", str(write_stack(tmp_path, raw)), "--json")
+    assert done.returncode == 2
+    (problem,) = json.loads(done.stdout)["errors"]
+    assert problem["path"] == "cluster.ecmVersion" and problem["value"] == "2.0.3" and problem["fix"]
+
+
+def test_validate_of_a_valid_stack(tmp_path):
+    done = stacks("validate", "ci", "--file", str(write_stack(tmp_path, base_config())))
+    assert done.returncode == 0, done.stderr
+    assert "is valid: 1 service(s), 3 node pool(s)" in done.stdout
+
+
+def test_unknown_stack_file_is_a_clear_error():
+    done = stacks("validate", "no-such-stack")
+    assert done.returncode == 2
+    assert "Pulumi.no-such-stack.yaml" in done.stderr

@@ -1,0 +1,82 @@
+"""What reaches the cluster is valid: Services and DaemonSets against the Kubernetes OpenAPI schema
+(kubernetes-validate), NodePool and PoolService patches against the OpenYurt CRD schemas."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from stacks.offline import Registration
+
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+KUBERNETES = "1.37.0"
+CRDS = {
+    "kubernetes:apps.openyurt.io/v1beta2:NodePoolPatch": ("apps.openyurt.io_nodepools.yaml", "v1beta2"),
+    "kubernetes:network.openyurt.io/v1alpha1:PoolServicePatch": ("network.openyurt.io_poolservices.yaml", "v1alpha1"),
+}
+
+
+def crd_schema(file: str, version: str) -> dict:
+    crd = yaml.safe_load((SCHEMAS / file).read_text())
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    return served["schema"]["openAPIV3Schema"]
+
+
+def manifest(r: Registration) -> dict:
+    return {k: v for k, v in r.inputs.items() if k in ("apiVersion", "kind", "metadata", "spec")}
+
+
+def validate(r: Registration) -> None:
+    if r.type in CRDS:
+        schema = crd_schema(*CRDS[r.type])
+        jsonschema.validate(manifest(r), schema, cls=jsonschema.Draft7Validator)
+    else:
+        kubernetes_validate.validate(manifest(r), KUBERNETES, strict=True)
+
+
+def modes(config: dict) -> dict[str, dict]:
+    """One configuration per exposure mode the cluster controllers carry out."""
+    out = {"elb-ecm": copy.deepcopy(config)}
+    out["elb-ecm"]["services"][0] |= {"workload": {"name": "cube", "image": "registry.example.com/cube:1.0"},
+                                      "loadBalancer": {"type": "elb", "management": "ecm", "eip": {"bandwidth": 20},
+                                                       "healthCheck": {"interval": 3}, "persistenceTimeout": 30}}
+    user = out["elb-user"] = copy.deepcopy(config)
+    user["services"][0]["loadBalancer"] = {"type": "elb", "management": "user",
+                                           "elbIds": {"np-hefei": "lb-a1", "np-chengdu": "lb-b2"}}
+    nlb = out["nlb-ccm"] = copy.deepcopy(config)
+    nlb["services"][0] |= {"nodePoolSelector": {}, "loadBalancer": {"type": "nlb", "management": "ccm"}}
+    clb = out["clb-ccm"] = copy.deepcopy(config)
+    clb["services"][0] |= {"externalTrafficPolicy": "Cluster", "nodePoolSelector": {},
+                           "ports": [{"name": "http", "port": 80, "nodePort": 30080}],
+                           "loadBalancer": {"type": "clb", "management": "ccm", "scheduler": "wrr"}}
+    return out
+
+
+@pytest.mark.parametrize("mode", ["elb-ecm", "elb-user", "nlb-ccm", "clb-ccm"])
+def test_every_cluster_object_is_schema_valid(config, plan, mode):
+    run = plan(modes(config)[mode], preview=False)
+    objects = [r for r in run.resources if r.type.startswith("kubernetes:")]
+    assert objects, "the mode declares cluster objects"
+    for r in objects:
+        validate(r)
+
+
+def test_the_validators_do_reject_a_broken_service(config, plan):
+    service = next(r for r in plan(config, preview=False).resources if r.type == "kubernetes:core/v1:Service")
+    broken = copy.deepcopy(service.inputs)
+    broken["spec"]["ports"][0]["port"] = "eighty"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(manifest(Registration(service.type, "x", None, broken, True)), KUBERNETES, strict=True)
+
+
+def test_the_validators_do_reject_a_broken_node_pool_patch(config, plan):
+    patch = next(r for r in plan(config, preview=False).resources if r.type.endswith("NodePoolPatch"))
+    broken = copy.deepcopy(patch.inputs)
+    broken["spec"] = {"labels": {"k8s-svc": 1}}
+    with pytest.raises(jsonschema.ValidationError):
+        validate(Registration(patch.type, "x", None, broken, True))

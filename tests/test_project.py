@@ -1,0 +1,54 @@
+"""The project files: Pulumi.yaml against Pulumi's own schema, and its config declarations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from stacks.model import CONFIG_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "tests" / "schemas" / "pulumi-project.schema.json"
+
+
+@pytest.fixture(scope="module")
+def project() -> dict:
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+
+def test_pulumi_yaml_matches_the_pulumi_project_schema(project):
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(project, schema, cls=jsonschema.validators.validator_for(schema))
+
+
+def test_the_schema_check_does_catch_a_bad_project(project):
+    schema = json.loads(SCHEMA.read_text())
+    broken = dict(project, runtime={"name": "python", "options": {"toolchain": "pip"}}, name=42)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, cls=jsonschema.validators.validator_for(schema))
+
+
+def test_project_runs_python_with_pip_in_venv(project):
+    assert project["name"] == "ack-edge-lb"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+    assert project["description"]
+
+
+def test_every_configuration_key_is_declared(project):
+    declared = set(project["config"])
+    assert declared == set(CONFIG_KEYS)
+    for key in ("cluster",):
+        assert project["config"][key]["type"] == "object"
+    assert project["config"]["nodePools"]["type"] == "array"
+
+
+def test_every_stack_file_belongs_to_the_project(project):
+    for path in ROOT.glob("Pulumi.*.yaml"):
+        document = yaml.safe_load(path.read_text())
+        keys = [k for k in document.get("config", {}) if k.split(":")[0] == project["name"]]
+        assert keys, f"{path.name} configures the project"
+        assert {k.split(":", 1)[1] for k in keys} <= set(CONFIG_KEYS), path.name
