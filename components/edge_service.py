@@ -81,11 +81,11 @@ class EdgeService(pulumi.ComponentResource):
                     f"{name}/nodepool/{pool.id}",
                     api_version=NODEPOOL_API,
                     kind="NodePool",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=pool.id,
-                        labels={key: pool.labels[key] for key in sorted(svc.node_pool_selector)},
-                        annotations=ann.node_pool_annotations(pool),
-                    ),
+                    metadata={
+                        "name": pool.id,
+                        "labels": {key: pool.labels[key] for key in sorted(svc.node_pool_selector)},
+                        "annotations": ann.node_pool_annotations(pool),
+                    },
                     opts=child,
                 ))
             if lb.management == "user":
@@ -95,11 +95,11 @@ class EdgeService(pulumi.ComponentResource):
                         f"{name}/poolservice/{pool.id}",
                         api_version=POOLSERVICE_API,
                         kind="PoolService",
-                        metadata=k8s.meta.v1.ObjectMetaArgs(
-                            name=pool_service_name(svc.name, pool.id),
-                            namespace=svc.namespace,
-                            annotations={ann.LOADBALANCER_ID: lb.elb_ids[pool.id]},
-                        ),
+                        metadata={
+                            "name": pool_service_name(svc.name, pool.id),
+                            "namespace": svc.namespace,
+                            "annotations": {ann.LOADBALANCER_ID: lb.elb_ids[pool.id]},
+                        },
                         opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
                     ))
 

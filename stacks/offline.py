@@ -7,10 +7,12 @@ the stack outputs are collected. In preview mode values only known after apply s
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import logging
-import runpy
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Any, Callable, Optional
 
 import pulumi
@@ -134,15 +136,30 @@ class _WarningLog(logging.Handler):
         self.run.warnings.append(record.getMessage())
 
 
+MAIN = PROJECT_DIR / "__main__.py"
+
+
+@functools.cache
+def _compiled_main() -> CodeType:
+    return compile(MAIN.read_text(encoding="utf-8"), str(MAIN), "exec")
+
+
+def run_main() -> None:
+    """`__main__.py`, executed as the Pulumi language host does: as the `__main__` module."""
+    exec(_compiled_main(), {"__name__": "__main__", "__file__": str(MAIN)})  # noqa: S102
+
+
 def run_program(raw_config: dict[str, Any], stack: str, preview: bool = True,
-                after_apply: Optional[StateHook] = None, run: Optional[Run] = None) -> Run:
-    """Run `__main__.py` with `raw_config` as the stack's `ack-edge-lb:` settings.
+                after_apply: Optional[StateHook] = None, run: Optional[Run] = None,
+                program: Callable[[], None] = run_main) -> Run:
+    """Run `program` (the project's `__main__.py`) with `raw_config` as the `ack-edge-lb:` settings.
 
     `run` may be passed in to keep what was recorded when the program fails.
     """
     run = run or Run(stack=stack, preview=preview)
-    logger = logging.getLogger(f"ack-edge-lb.offline.{id(run)}")
-    logger.propagate = False
+    # Not registered with `logging`: it goes away with the run. WARNING: the SDK's debug chatter is
+    # not even formatted.
+    logger = logging.Logger(f"ack-edge-lb.offline.{stack}", logging.WARNING)
     logger.addHandler(_WarningLog(run))
 
     settings.reset_options(project=PROJECT, stack=stack, preview=preview)
@@ -151,8 +168,16 @@ def run_program(raw_config: dict[str, Any], stack: str, preview: bool = True,
     pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger,
                            monitor=RecordingMonitor(mocks, run))
 
-    program = str(PROJECT_DIR / "__main__.py")
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
+    # The SDK keeps every pending registration's futures and tasks alive until the program ends; the
+    # cyclic collector rescans them again and again, which made planning superlinear in the stack's
+    # size (bench/plan_scale.py). A plan is a short, bounded batch: collect once afterwards instead.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        if collecting:
+            gc.enable()
 
     root = settings.get_root_resource()
     for name, value in root.outputs.items():
