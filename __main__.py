@@ -25,12 +25,10 @@ for service in config.services:
     key = service_key(service)
     exposed[key] = EdgeService(key, EdgeServiceArgs(
         service=service,
-        cluster=config.cluster,
         node_pools=config.node_pools,
         matched_pools=matched_pools(service, config.node_pools),
     ))
 
 pulumi.export("externalIp", {key: svc.external_ip for key, svc in exposed.items()})
 pulumi.export("externalIps", {key: svc.external_ips for key, svc in exposed.items()})
-pulumi.export("nodePools", {key: [p.id for p in matched_pools(s, config.node_pools)]
-                            for key, s in zip(exposed, config.services)})
+pulumi.export("nodePools", {key: svc.pool_ids for key, svc in exposed.items()})

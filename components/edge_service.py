@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import annotations as ann
-from stacks.model import Cluster, NodePool, Service
+from stacks.model import NodePool, Service, Workload
 from stacks.naming import pool_service_name
 
 NODEPOOL_API = "apps.openyurt.io/v1beta2"
@@ -25,8 +25,7 @@ POOLSERVICE_API = "network.openyurt.io/v1alpha1"
 @dataclass(frozen=True)
 class EdgeServiceArgs:
     service: Service
-    cluster: Cluster
-    # Every node pool of the stack, and the ones this Service is exposed in.
+    # Every node pool of the stack (NLB zones come from the cloud pools), and the ones the Service is exposed in.
     node_pools: Sequence[NodePool]
     matched_pools: Sequence[NodePool]
 
@@ -71,6 +70,8 @@ class EdgeService(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Patches are plain dicts, not typed Args: there is one per pool, and at hundreds of pools the
+        # typed inputs' translation was most of the program's own cost (bench/plan_scale.py).
         lb = svc.load_balancer
         self.node_pool_patches = []
         self.pool_service_patches = []
@@ -105,23 +106,22 @@ class EdgeService(pulumi.ComponentResource):
 
         self.workload = None
         if svc.workload is not None:
-            self.workload = _demo_workload(f"{name}/workload", svc, args.matched_pools, child)
+            self.workload = _demo_workload(f"{name}/workload", svc.workload, svc, args.matched_pools, child)
 
+        self.pool_ids = [p.id for p in args.matched_pools]
         self.external_ips = self.service.status.apply(_addresses)
         self.external_ip = self.external_ips.apply(",".join)
         self.register_outputs({
             "service": f"{svc.namespace}/{svc.name}",
             "externalIps": self.external_ips,
             "externalIp": self.external_ip,
-            "nodePools": [p.id for p in args.matched_pools],
+            "nodePools": self.pool_ids,
         })
 
 
-
-def _demo_workload(name: str, svc: Service, pools: Sequence[NodePool], opts: pulumi.ResourceOptions):
+def _demo_workload(name: str, workload: Workload, svc: Service, pools: Sequence[NodePool],
+                   opts: pulumi.ResourceOptions) -> k8s.apps.v1.DaemonSet:
     """The `cube` DaemonSet of the documentation: one pod per node of the matched pools."""
-    workload = svc.workload
-    assert workload is not None
     ports = [k8s.core.v1.ContainerPortArgs(container_port=p.target_port or p.port, protocol=p.protocol)
              for p in svc.ports if not isinstance(p.target_port, str)]
     return k8s.apps.v1.DaemonSet(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,18 @@ def test_unknown_stack_file_is_a_clear_error():
     done = stacks("validate", "no-such-stack")
     assert done.returncode == 2
     assert "Pulumi.no-such-stack.yaml" in done.stderr
+
+
+def test_make_preview_without_the_pulumi_cli_says_how_to_get_it(tmp_path):
+    # A PATH with make and the shell tools but no `pulumi`.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "sh", "echo"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    done = subprocess.run(["make", "-s", "preview", "STACK=dev"], cwd=ROOT, capture_output=True, text=True,
+                          env={"PATH": str(bin_dir)}, timeout=60)
+    assert done.returncode != 0
+    assert "Pulumi CLI is not installed" in done.stdout
+    assert "pulumi stack select dev" in done.stdout

@@ -202,3 +202,10 @@ def test_a_misspelt_project_key_is_reported_in_a_pulumi_run(config, plan):
     with pytest.raises(pulumi.RunError) as caught:
         plan(config)
     assert "servics" in str(caught.value) and "services" in str(caught.value)
+
+
+def test_a_stack_without_services_declares_nothing(config, plan):
+    config["services"] = []
+    run = plan(config)
+    assert run.resources == []
+    assert run.outputs == {"externalIp": {}, "externalIps": {}, "nodePools": {}}
