@@ -25,8 +25,10 @@ for service in config.services:
     key = service_key(service)
     exposed[key] = EdgeService(key, EdgeServiceArgs(
         service=service,
+        cluster=config.cluster,
         node_pools=config.node_pools,
         matched_pools=matched_pools(service, config.node_pools),
+        protect=config.protected(pulumi.get_stack()),
     ))
 
 pulumi.export("externalIp", {key: svc.external_ip for key, svc in exposed.items()})

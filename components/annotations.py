@@ -16,6 +16,9 @@ LB = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
 
 ELB_CLASS = "alibabacloud.com/elb"
 NLB_CLASS = "alibabacloud.com/nlb"
+# A class no cluster controller implements: the Service gets NodePorts (and a healthCheckNodePort
+# under `Local`) while neither ECM nor CCM builds a load balancer for it; Pulumi owns that.
+PULUMI_CLASS = "ack-edge-lb/pulumi"
 
 NODEPOOL_SELECTOR = "service.openyurt.io/nodepool-labelselector"
 TOPOLOGY_KEYS = "openyurt.io/topologyKeys"
@@ -93,6 +96,10 @@ def service_annotations(service: Service, pools: Iterable[NodePool]) -> dict[str
     lb = service.load_balancer
     # The address is filled in by a controller, not by this program: do not hold `pulumi up` for it.
     out = {SKIP_AWAIT: "true"}
+    if lb.management == "pulumi":  # no controller reads anything else
+        if service.topology:
+            out[TOPOLOGY_KEYS] = TOPOLOGY_NODEPOOL
+        return dict(sorted(out.items()))
     if lb.type == "elb":
         out |= _elb(service)
     elif lb.type == "nlb":
@@ -102,6 +109,8 @@ def service_annotations(service: Service, pools: Iterable[NodePool]) -> dict[str
 
 
 def load_balancer_class(service: Service) -> str | None:
+    if service.load_balancer.management == "pulumi":
+        return PULUMI_CLASS
     return {"elb": ELB_CLASS, "nlb": NLB_CLASS}.get(service.load_balancer.type)
 
 

@@ -15,7 +15,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import annotations as ann
-from stacks.model import NodePool, Service, Workload
+from components.elb import RegionalElb, RegionalElbArgs
+from components.listeners import listener_specs
+from stacks.model import Cluster, NodePool, Service, Workload
 from stacks.naming import pool_service_name
 
 NODEPOOL_API = "apps.openyurt.io/v1beta2"
@@ -25,9 +27,12 @@ POOLSERVICE_API = "network.openyurt.io/v1alpha1"
 @dataclass(frozen=True)
 class EdgeServiceArgs:
     service: Service
+    cluster: Cluster
     # Every node pool of the stack (NLB zones come from the cloud pools), and the ones the Service is exposed in.
     node_pools: Sequence[NodePool]
     matched_pools: Sequence[NodePool]
+    # Protect Pulumi-created ELBs and EIPs against deletion.
+    protect: bool = False
 
 
 def _addresses(status: Any) -> list[str]:
@@ -70,53 +75,82 @@ class EdgeService(pulumi.ComponentResource):
             opts=child,
         )
 
+        lb = svc.load_balancer
+        controller_elb = lb.type == "elb" and lb.management in ("ecm", "user")
         # Patches are plain dicts, not typed Args: there is one per pool, and at hundreds of pools the
         # typed inputs' translation was most of the program's own cost (bench/plan_scale.py).
-        lb = svc.load_balancer
-        self.node_pool_patches = []
-        self.pool_service_patches = []
-        if lb.type == "elb":
-            # ECM reads the selector label and the ENS placement from each NodePool.
+        self.node_pool_patches = [
+            k8s.apiextensions.CustomResourcePatch(f"{name}/nodepool/{pool.id}", api_version=NODEPOOL_API,
+                                                  kind="NodePool", metadata=_node_pool_patch_metadata(svc, pool),
+                                                  opts=child)
+            for pool in args.matched_pools if controller_elb]
+        # ELBs Pulumi creates: every pool under `pulumi`, the pools without an `elbIds` entry under `user`.
+        self.elbs: dict[str, RegionalElb] = {}
+        if lb.type == "elb" and lb.management in ("user", "pulumi"):
+            owned = lb.management == "pulumi"
+            specs = listener_specs(svc, args.cluster.id) if owned else []
+            spec = self.service.spec
             for pool in args.matched_pools:
-                self.node_pool_patches.append(k8s.apiextensions.CustomResourcePatch(
-                    f"{name}/nodepool/{pool.id}",
-                    api_version=NODEPOOL_API,
-                    kind="NodePool",
+                if pool.id in lb.elb_ids:
+                    continue  # adopted: nothing is created for it, nothing deleted on destroy
+                self.elbs[pool.id] = RegionalElb(f"{name}/elb/{pool.id}", RegionalElbArgs(
+                    service=svc, pool=pool, cluster_id=args.cluster.id, protect=args.protect, listeners=specs,
+                    node_ports=spec.apply(lambda s: [p.node_port for p in (s.ports or [])]) if owned else None,
+                    health_check_node_port=spec.apply(lambda s: s.health_check_node_port) if owned else None,
+                ), opts=child)
+        self.pool_service_patches = []
+        if lb.type == "elb" and lb.management == "user":
+            # ECM creates PoolService `<svc>-<pool>` once the Service exists; the ELB id binds it.
+            for pool in args.matched_pools:
+                elb_id = lb.elb_ids.get(pool.id) or self.elbs[pool.id].elb_id
+                self.pool_service_patches.append(k8s.apiextensions.CustomResourcePatch(
+                    f"{name}/poolservice/{pool.id}",
+                    api_version=POOLSERVICE_API,
+                    kind="PoolService",
                     metadata={
-                        "name": pool.id,
-                        "labels": {key: pool.labels[key] for key in sorted(svc.node_pool_selector)},
-                        "annotations": ann.node_pool_annotations(pool),
+                        "name": pool_service_name(svc.name, pool.id),
+                        "namespace": svc.namespace,
+                        "annotations": {ann.LOADBALANCER_ID: elb_id},
                     },
-                    opts=child,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
                 ))
-            if lb.management == "user":
-                # ECM creates PoolService `<svc>-<pool>` once the Service exists; the ELB id binds it.
-                for pool in args.matched_pools:
-                    self.pool_service_patches.append(k8s.apiextensions.CustomResourcePatch(
-                        f"{name}/poolservice/{pool.id}",
-                        api_version=POOLSERVICE_API,
-                        kind="PoolService",
-                        metadata={
-                            "name": pool_service_name(svc.name, pool.id),
-                            "namespace": svc.namespace,
-                            "annotations": {ann.LOADBALANCER_ID: lb.elb_ids[pool.id]},
-                        },
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
-                    ))
 
         self.workload = None
         if svc.workload is not None:
             self.workload = _demo_workload(f"{name}/workload", svc.workload, svc, args.matched_pools, child)
 
         self.pool_ids = [p.id for p in args.matched_pools]
-        self.external_ips = self.service.status.apply(_addresses)
-        self.external_ip = self.external_ips.apply(",".join)
+        if self.elbs and len(self.elbs) == len(args.matched_pools):
+            # Pulumi created every EIP: the addresses are known per region.
+            self.external_ips = pulumi.Output.all(**{
+                _region_key(pool, args.matched_pools): self.elbs[pool.id].address for pool in args.matched_pools
+            }).apply(lambda by_region: dict(sorted(by_region.items())))
+            self.external_ip = self.external_ips.apply(lambda by_region: ",".join(ip for ip in by_region.values() if ip))
+        else:  # the controller writes them into the Service status
+            self.external_ips = self.service.status.apply(_addresses)
+            self.external_ip = self.external_ips.apply(",".join)
         self.register_outputs({
             "service": f"{svc.namespace}/{svc.name}",
             "externalIps": self.external_ips,
             "externalIp": self.external_ip,
             "nodePools": self.pool_ids,
         })
+
+
+def _node_pool_patch_metadata(svc: Service, pool: NodePool) -> dict[str, Any]:
+    """ECM reads the selector label and the ENS placement from each NodePool."""
+    return {
+        "name": pool.id,
+        "labels": {key: pool.labels[key] for key in sorted(svc.node_pool_selector)},
+        "annotations": ann.node_pool_annotations(pool),
+    }
+
+
+def _region_key(pool: NodePool, pools: Sequence[NodePool]) -> str:
+    """The pool's ENS region, or `region/pool` when the Service has two pools in that region."""
+    region = pool.ens.region_id if pool.ens else pool.id
+    same = [p for p in pools if p.ens and p.ens.region_id == region]
+    return region if len(same) <= 1 else f"{region}/{pool.id}"
 
 
 def _demo_workload(name: str, workload: Workload, svc: Service, pools: Sequence[NodePool],

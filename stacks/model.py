@@ -106,6 +106,14 @@ class ServicePort(Model):
     target_port: Optional[TargetPort] = None
     protocol: Literal["TCP", "UDP"] = "TCP"
     node_port: Optional[Annotated[int, Field(ge=30000, le=32767)]] = None
+    # The listener Pulumi creates for this port (`management: pulumi`); default: the port's protocol.
+    listener: Optional[Literal["tcp", "udp", "http", "https"]] = None
+    # HTTPS listeners: the ENS server certificate id.
+    certificate_id: Optional[Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]] = None
+
+    @property
+    def listener_protocol(self) -> str:
+        return self.listener or self.protocol.lower()
 
 
 class HealthCheck(Model):
@@ -151,7 +159,8 @@ class LoadBalancer(Model):
     health_check: Optional[HealthCheck] = None
     spec: Annotated[str, StringConstraints(pattern=r"^elb\.s[0-9]\.[a-z0-9]+$")] = ELB_SPEC_DEFAULT
     eip: Optional[Eip] = None
-    # Self-managed ELBs: node pool id -> ELB id (`lb-...`).
+    # `management: user`: node pool id -> an existing ELB (`lb-...`) to bind; pools without one get a
+    # Pulumi-created ELB and EIP.
     elb_ids: dict[Name, ElbId] = {}
     # One ELB serves several Services (self-managed ELB and EIP only).
     shared: bool = False
@@ -187,9 +196,16 @@ class StackConfig(Model):
     cluster: Cluster
     node_pools: Annotated[list[NodePool], Field(min_length=1)]
     services: list[Service] = []
+    # Protect Pulumi-created ELBs and EIPs against deletion; unset = on for stacks named `prod*`.
+    protect: Optional[bool] = None
+
+    def protected(self, stack: str) -> bool:
+        return self.protect if self.protect is not None else stack.startswith("prod")
 
 
 # The configuration keys under the project namespace, in the order a stack file usually lists them.
+# `Pulumi.yaml` declares the ones without a stack-independent default (Pulumi requires declared
+# keys that have no default).
 CONFIG_KEYS: tuple[str, ...] = tuple(
     (field.alias or name) for name, field in StackConfig.model_fields.items()
 )

@@ -27,6 +27,9 @@ from stacks.load import PROJECT, PROJECT_DIR
 UNKNOWN = "(known after apply)"
 
 
+DYNAMIC_PROVIDER = "(serialized dynamic provider)"
+
+
 @dataclass(frozen=True)
 class Registration:
     type: str
@@ -34,9 +37,12 @@ class Registration:
     parent: Optional[str]  # the parent's name, None for children of the stack
     inputs: dict[str, Any]
     custom: bool
+    # Resource options the engine acts on: protect, replaceOnChanges, ignoreChanges, deleteBeforeReplace.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs,
+                "options": self.options}
 
 
 @dataclass
@@ -117,12 +123,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             self._names[response.urn] = request.name
             inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            if "__provider" in inputs:  # a dill blob: meaningless to read, and large
+                inputs["__provider"] = DYNAMIC_PROVIDER
+            options = {"protect": request.protect, "replaceOnChanges": list(request.replaceOnChanges),
+                       "ignoreChanges": list(request.ignoreChanges),
+                       "deleteBeforeReplace": request.deleteBeforeReplace}
             self.run.resources.append(Registration(
                 type=request.type,
                 name=request.name,
                 parent=self._names.get(request.parent),
                 inputs=plain(inputs),
                 custom=bool(request.custom),
+                options={k: v for k, v in options.items() if v},
             ))
         return response
 

@@ -447,12 +447,6 @@ def elb_with_ccm(raw):
     lb(raw)["management"] = "ccm"
 
 
-@case("pulumi_owned_modes_not_supported_yet", "services[0].loadBalancer.management", "pulumi", "ecm",
-      message_word="not supported yet")
-def elb_with_pulumi(raw):
-    lb(raw)["management"] = "pulumi"
-
-
 @case("pulumi_owned_modes_not_supported_yet", "services[0].loadBalancer.management", "pulumi", "ccm",
       message_word="not supported yet")
 def nlb_with_pulumi(raw):
@@ -655,17 +649,6 @@ def pod_level_balancing_with_rr(raw):
 
 # self-managed and shared ELBs
 
-@case("user_managed_elbs_are_bound", "services[0].loadBalancer.elbIds.np-chengdu", None, "lb-",
-      also=("services[0].loadBalancer.elbIds.np-hefei",))
-def user_management_without_elb_ids(raw):
-    lb(raw)["management"] = "user"
-
-
-@case("user_managed_elbs_are_bound", "services[0].loadBalancer.elbIds.np-chengdu", None, "np-chengdu")
-def user_management_missing_one_pool(raw):
-    lb(raw).update(management="user", elbIds={"np-hefei": "lb-a"})
-
-
 @case("user_managed_elbs_are_bound", "services[0].loadBalancer.elbIds.np-cloud", "lb-c", "remove")
 def user_management_id_for_unmatched_pool(raw):
     lb(raw).update(management="user", elbIds={"np-hefei": "lb-a", "np-chengdu": "lb-b", "np-cloud": "lb-c"})
@@ -680,6 +663,34 @@ def user_management_id_for_unknown_pool(raw):
       {"bandwidth": 50, "chargeType": "95BandwidthByMonth", "isp": None}, "remove `eip`")
 def user_management_with_eip(raw):
     lb(raw).update(management="user", elbIds={"np-hefei": "lb-a", "np-chengdu": "lb-b"}, eip={"bandwidth": 50})
+
+
+@case("listeners_fit_mode", "services[0].ports[0].listener", "http", "management: pulumi")
+def listener_protocol_under_ecm(raw):
+    svc(raw)["ports"][0]["listener"] = "http"
+
+
+@case("listeners_fit_mode", "services[0].ports[0].certificateId", "cert-1", "remove `certificateId`")
+def certificate_under_ecm(raw):
+    svc(raw)["ports"][0]["certificateId"] = "cert-1"
+
+
+@case("listeners_fit_mode", "services[0].ports[0].listener", "udp", "TCP ports")
+def udp_listener_on_tcp_port(raw):
+    lb(raw)["management"] = "pulumi"
+    svc(raw)["ports"][0]["listener"] = "udp"
+
+
+@case("listeners_fit_mode", "services[0].ports[0].certificateId", None, "certificateId")
+def https_listener_without_certificate(raw):
+    lb(raw)["management"] = "pulumi"
+    svc(raw)["ports"][0]["listener"] = "https"
+
+
+@case("listeners_fit_mode", "services[0].ports[0].certificateId", "cert-1", "listener: https")
+def certificate_on_http_listener(raw):
+    lb(raw)["management"] = "pulumi"
+    svc(raw)["ports"][0].update(listener="http", certificateId="cert-1")
 
 
 def _shared(raw: dict[str, Any], name: str, port: int, **lb_overrides: Any) -> dict[str, Any]:
@@ -866,12 +877,20 @@ def test_user_management_with_an_elb_per_matched_pool_is_valid(config, load):
     assert dict(loaded.config.services[0].load_balancer.elb_ids) == {"np-hefei": "lb-a", "np-chengdu": "lb-b"}
 
 
-def test_user_management_reports_every_missing_pool(config, load):
-    config["nodePools"].append(ens_pool("np-wuhan", "cn-wuhan-telecom"))
-    lb(config).update(management="user", elbIds={"np-hefei": "lb-a"})
-    problems = errors_of(load, config)
-    assert sorted(p.path for p in problems) == ["services[0].loadBalancer.elbIds.np-chengdu",
-                                                "services[0].loadBalancer.elbIds.np-wuhan"]
+def test_user_management_creates_what_elb_ids_leave_out(config, load):
+    # Pools without an id get a Pulumi-created ELB and EIP: valid, with or without `eip` settings.
+    lb(config).update(management="user", elbIds={"np-hefei": "lb-a"}, eip={"bandwidth": 20})
+    assert load(config).config.services[0].load_balancer.elb_ids == {"np-hefei": "lb-a"}
+    lb(config).pop("elbIds")
+    load(config)
+
+
+def test_shared_elb_must_name_the_elb_of_every_pool(config, load):
+    config["services"] = []
+    _shared(config, "web-a", 80)
+    _shared(config, "web-b", 81, elbIds={"np-hefei": "lb-hefei"})
+    problem = problem_at(errors_of(load, config), "services[1].loadBalancer.elbIds.np-chengdu")
+    assert_problem(problem, None, "elbIds")
 
 
 def test_duplicate_services_name_the_colliding_elb(config, load):
@@ -916,7 +935,12 @@ def test_management_not_valid_for_type(config, load, lb_type, management):
     assert lb_type in problem.message
 
 
-@pytest.mark.parametrize("lb_type", ["elb", "nlb", "clb"])
+def test_pulumi_owned_elb_is_supported(config, load):
+    lb(config)["management"] = "pulumi"
+    assert load(config).config.services[0].load_balancer.management == "pulumi"
+
+
+@pytest.mark.parametrize("lb_type", ["nlb", "clb"])
 def test_pulumi_management_is_not_supported_yet(config, load, lb_type):
     config["services"][0]["externalTrafficPolicy"] = "Cluster"
     lb(config).update(type=lb_type, management="pulumi")

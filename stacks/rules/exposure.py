@@ -141,18 +141,13 @@ def user_managed_elbs_are_bound(cfg: StackConfig) -> Iterator[Problem]:
         if lb.type != "elb" or lb.management != "user":
             continue
         pools = {p.id for p in matched(cfg, svc)}
-        for pool in sorted(pools - set(lb.elb_ids)):
-            yield Problem(f"{lb_path(i)}.elbIds.{pool}", None,
-                          f"self-managed ELB needs an existing ELB for node pool `{pool}` "
-                          "(Pulumi-created ELBs for `user` management are not supported yet)",
-                          f"add `elbIds: {{{pool}: lb-...}}` with the id of the pool's ELB")
         for pool in sorted(set(lb.elb_ids) - pools):
             yield Problem(f"{lb_path(i)}.elbIds.{pool}", lb.elb_ids[pool],
                           "the service is not exposed in this node pool, so the ELB would never be bound",
                           "remove the entry, or fix the pool id or the selector")
-        if lb.eip is not None:
+        if lb.eip is not None and pools and pools <= set(lb.elb_ids):
             yield Problem(f"{lb_path(i)}.eip", lb.eip.model_dump(by_alias=True),
-                          "self-managed ELBs bring their own EIP: ECM never creates or changes it",
+                          "every pool binds an existing ELB, which brings its own EIP: no EIP is created here",
                           "remove `eip`, and set the bandwidth on the EIP itself")
 
 
@@ -169,6 +164,11 @@ def shared_elbs(cfg: StackConfig) -> Iterator[Problem]:
             yield Problem(f"{lb_path(i)}.management", lb.management,
                           "one ELB shared by several Services needs self-managed ELB and EIP",
                           "set `management: user` and list the ELBs in `elbIds`")
+        else:
+            for pool in sorted({p.id for p in matched(cfg, svc)} - set(lb.elb_ids)):
+                yield Problem(f"{lb_path(i)}.elbIds.{pool}", None,
+                              "a shared ELB is named by its id in every Service that binds it",
+                              f"add `elbIds: {{{pool}: lb-...}}` with the shared ELB of that pool")
         if svc.external_traffic_policy != "Cluster":
             yield Problem(f"{svc_path(i)}.externalTrafficPolicy", svc.external_traffic_policy,
                           "a shared ELB needs `externalTrafficPolicy: Cluster`",

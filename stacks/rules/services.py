@@ -25,10 +25,37 @@ def management_fits_type(cfg: StackConfig) -> Iterator[Problem]:
 def pulumi_owned_modes_not_supported_yet(cfg: StackConfig) -> Iterator[Problem]:
     for i, svc in enumerate(cfg.services):
         lb = svc.load_balancer
-        if lb.management == "pulumi":
+        if lb.management == "pulumi" and lb.type != "elb":
             yield Problem(f"{lb_path(i)}.management", "pulumi",
                           f"Pulumi-owned {lb.type.upper()} (`management: pulumi`) is not supported yet",
-                          "use `ecm` or `user` for elb, `ccm` for nlb and clb, until the Pulumi-owned modes land")
+                          f"use `ccm` for {lb.type} until the Pulumi-owned {lb.type.upper()} lands, or `type: elb`")
+
+
+@rule
+def listeners_fit_mode(cfg: StackConfig) -> Iterator[Problem]:
+    """Listener protocols and certificates are for the listeners Pulumi creates itself."""
+    for i, svc in enumerate(cfg.services):
+        owned = svc.load_balancer.type == "elb" and svc.load_balancer.management == "pulumi"
+        for j, port in enumerate(svc.ports):
+            at = f"{svc_path(i)}.ports[{j}]"
+            if not owned and (port.listener is not None or port.certificate_id is not None):
+                key = "listener" if port.listener is not None else "certificateId"
+                yield Problem(f"{at}.{key}", getattr(port, "listener" if key == "listener" else "certificate_id"),
+                              "the controller creates listeners from `protocol` alone; this setting is read only "
+                              "when Pulumi owns the ELB", f"remove `{key}`, or set `loadBalancer.management: pulumi`")
+                continue
+            wanted = port.listener_protocol
+            if (wanted == "udp") != (port.protocol == "UDP"):
+                yield Problem(f"{at}.listener", wanted, f"a {wanted.upper()} listener cannot forward to "
+                              f"{port.protocol} port {port.port}", "use `udp` for UDP ports, and `tcp`, `http` or "
+                              "`https` for TCP ports")
+            if wanted == "https" and port.certificate_id is None:
+                yield Problem(f"{at}.certificateId", None, "an HTTPS listener needs the ENS server certificate",
+                              "add `certificateId:` with the id of the certificate uploaded to ENS")
+            if wanted != "https" and port.certificate_id is not None:
+                yield Problem(f"{at}.certificateId", port.certificate_id,
+                              f"only HTTPS listeners take a certificate, this one is `{wanted}`",
+                              "remove `certificateId`, or set `listener: https`")
 
 
 @rule

@@ -1,0 +1,1 @@
+"""Shared plumbing of the dynamic providers: credentials, SDK clients, retries and bounded waits."""

@@ -1,0 +1,124 @@
+"""A thin adapter over the official ENS client (`alibabacloud-ens20171110`) for the dynamic providers.
+
+Every call goes through `retry.call` (backoff with jitter on throttling, busy and 5xx codes) and the
+SDK's own retry is switched off, so there is exactly one retry policy. Requests are built with the
+SDK models' `from_map`, from the API's own field names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from pulumi.dynamic import ConfigureRequest, ResourceProvider
+
+from components.cloud import credentials
+from components.cloud.retry import DEFAULT, RetryPolicy, call
+
+PRODUCT = "ens"
+ENDPOINT = "ens.aliyuncs.com"
+PROTOCOL_NAMES = {"tcp": "TCP", "https": "HTTPS", "udp": "UDP", "http": "HTTP"}
+# Codes the API answers when a listener already exists on the port.
+CONFLICT_CODES = ("ListenerAlreadyExists", "Exist", "Duplicate")
+
+
+@dataclass
+class EnsApi:
+    creds: credentials.Credentials
+    endpoint: str = ENDPOINT
+    protocol: str = "https"
+    policy: RetryPolicy = DEFAULT
+    read_timeout_ms: int = 15000
+
+    @classmethod
+    def from_environment(cls, config: Optional[Mapping[str, Any]] = None) -> "EnsApi":
+        override = credentials.endpoint_override(PRODUCT)
+        endpoint, protocol = override or (ENDPOINT, "https")
+        return cls(credentials.resolve(config), endpoint, protocol)
+
+
+    def client(self):
+        from alibabacloud_ens20171110.client import Client
+        from alibabacloud_tea_openapi.models import Config
+
+        return Client(Config(access_key_id=self.creds.access_key_id, access_key_secret=self.creds.access_key_secret,
+                             region_id=self.creds.region_id, endpoint=self.endpoint, protocol=self.protocol))
+
+    def runtime(self):
+        from alibabacloud_tea_util.models import RuntimeOptions
+
+        return RuntimeOptions(autoretry=False, read_timeout=self.read_timeout_ms, connect_timeout=5000)
+
+    def request(self, action: str, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Call `<Action>` with API-named `params`; the response body as a dict."""
+        from alibabacloud_ens20171110 import models
+
+        request = getattr(models, f"{action}Request")().from_map(dict(params))
+        client, runtime = self.client(), self.runtime()
+        response = call(lambda: getattr(client, f"{method}_with_options")(request, runtime),
+                        what=f"ENS {action}", policy=self.policy)
+        return response.body.to_map() if response.body is not None else {}
+
+    # --- listeners ----------------------------------------------------------------------------
+
+    def create_listener(self, protocol: str, lb_id: str, port: int, backend_port: int,
+                        attributes: Mapping[str, Any]) -> None:
+        name = PROTOCOL_NAMES[protocol]
+        self.request(f"CreateLoadBalancer{name}Listener", f"create_load_balancer_{protocol}listener",
+                     {**attributes, "LoadBalancerId": lb_id, "ListenerPort": port, "BackendServerPort": backend_port})
+
+    def set_listener(self, protocol: str, lb_id: str, port: int, attributes: Mapping[str, Any]) -> None:
+        name = PROTOCOL_NAMES[protocol]
+        self.request(f"SetLoadBalancer{name}ListenerAttribute", f"set_load_balancer_{protocol}listener_attribute",
+                     {**attributes, "LoadBalancerId": lb_id, "ListenerPort": port})
+
+    def describe_listener(self, protocol: str, lb_id: str, port: int) -> dict[str, Any]:
+        name = PROTOCOL_NAMES[protocol]
+        return self.request(f"DescribeLoadBalancer{name}ListenerAttribute",
+                            f"describe_load_balancer_{protocol}listener_attribute",
+                            {"LoadBalancerId": lb_id, "ListenerPort": port})
+
+    def start_listener(self, protocol: str, lb_id: str, port: int) -> None:
+        self.request("StartLoadBalancerListener", "start_load_balancer_listener",
+                     {"LoadBalancerId": lb_id, "ListenerPort": port, "ListenerProtocol": protocol})
+
+    def delete_listener(self, protocol: str, lb_id: str, port: int) -> None:
+        self.request("DeleteLoadBalancerListener", "delete_load_balancer_listener",
+                     {"LoadBalancerId": lb_id, "ListenerPort": port, "ListenerProtocol": protocol})
+
+    @staticmethod
+    def is_conflict(exc: BaseException) -> bool:
+        code = getattr(exc, "code", None) or ""
+        return any(marker in code for marker in CONFLICT_CODES)
+
+    # --- load balancers and EIPs (read-only: pulumi-alicloud owns their lifecycle) -------------
+
+    def describe_load_balancer(self, lb_id: str) -> dict[str, Any]:
+        return self.request("DescribeLoadBalancerAttribute", "describe_load_balancer_attribute",
+                            {"LoadBalancerId": lb_id})
+
+    def describe_eip(self, allocation_id: str) -> Optional[dict[str, Any]]:
+        """The EIP's record (IpAddress, Status, InstanceId, ...), or None when it does not exist."""
+        body = self.request("DescribeEnsEipAddresses", "describe_ens_eip_addresses", {"AllocationId": allocation_id})
+        found = (body.get("EipAddresses") or {}).get("EipAddress") or []
+        return next((e for e in found if e.get("AllocationId") == allocation_id), None)
+
+
+class EnsProvider(ResourceProvider):
+    """Base of the ENS dynamic providers.
+
+    Stateless until `configure`: what dill serializes into the state holds no credentials, only the
+    wait bounds. Credentials are resolved on the first cloud call, so `pulumi preview` (check and
+    diff) works without them.
+    """
+
+    def __init__(self, wait_timeout: float = 300.0, poll_interval: float = 2.0):
+        self.wait_timeout = wait_timeout
+        self.poll_interval = poll_interval
+
+    def configure(self, req: ConfigureRequest) -> None:
+        keys = (*credentials.ACCESS_KEY_CONFIG, credentials.REGION_CONFIG)
+        self._config = {key: req.config.get(key) for key in keys if req.config.get(key)}
+
+    def api(self) -> EnsApi:
+        return EnsApi.from_environment(getattr(self, "_config", None))
