@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test validate bench preview up clean
+.PHONY: plan test lint validate bench preview up clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ plan: $(STAMP) ## offline plan of a stack under Pulumi mocks (default: dev)
 validate: $(STAMP) ## check a stack's configuration only
 	$(PY) -m stacks validate $(STACK)
 
-test: $(STAMP) ## the whole test suite
+test: $(STAMP) ## lint, then the whole test suite
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n 2
+
+lint: $(STAMP) ## ruff (style, imports, likely bugs)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP) ## benchmarks (figures printed, not asserted in unit tests)
 	$(PY) bench/plan_scale.py

@@ -49,6 +49,31 @@ def _daemonset(r: Registration) -> list[str]:
     return [f"image: {c.get('image')}" for c in pod.get("containers", [])]
 
 
+def _flags(r: Registration) -> list[str]:
+    out = []
+    if r.options.get("protect"):
+        out.append("protected")
+    if r.options.get("replaceOnChanges"):
+        out.append("any change replaces it")
+    return out
+
+
+def _cloud(*keys: str) -> Callable[[Registration], list[str]]:
+    """Key properties of a cloud resource, in the order given, with its options."""
+    def describe(r: Registration) -> list[str]:
+        shown = ", ".join(f"{k}={r.inputs[k]}" for k in keys if r.inputs.get(k) is not None)
+        return [line for line in (shown, ", ".join(_flags(r))) if line]
+    return describe
+
+
+def _dynamic(r: Registration) -> list[str]:
+    shown = {k: v for k, v in r.inputs.items() if k not in ("__provider", "attributes") and v is not None}
+    lines = [", ".join(f"{k}={v}" for k, v in shown.items())]
+    if r.inputs.get("attributes"):
+        lines.append("attributes: " + _pairs(r.inputs["attributes"]))
+    return lines
+
+
 def _generic(r: Registration) -> list[str]:
     return [f"{k}: {v}" for k, v in sorted(r.inputs.items()) if k not in ("kind", "apiVersion", "__provider")][:6]
 
@@ -58,20 +83,36 @@ DESCRIBE: dict[str, Callable[[Registration], list[str]]] = {
     "kubernetes:apps.openyurt.io/v1beta2:NodePoolPatch": _patch,
     "kubernetes:network.openyurt.io/v1alpha1:PoolServicePatch": _patch,
     "kubernetes:apps/v1:DaemonSet": _daemonset,
+    "alicloud:ens/loadBalancer:LoadBalancer": _cloud("loadBalancerName", "ensRegionId", "loadBalancerSpec",
+                                                     "networkId", "vswitchId"),
+    "alicloud:ens/eip:Eip": _cloud("eipName", "bandwidth", "internetChargeType", "isp"),
+    "alicloud:ens/eipInstanceAttachment:EipInstanceAttachment": _cloud("instanceType"),
+    "alicloud:ens/loadBalancerUdpListener:LoadBalancerUdpListener": _cloud("listenerPort", "backendServerPort",
+                                                                           "scheduler", "status"),
+    "alicloud:ens/loadBalancerHttpListener:LoadBalancerHttpListener": _cloud("listenerPort", "backendServerPort",
+                                                                             "scheduler", "healthCheckUri", "status"),
+    "pulumi-python:dynamic:Resource": _dynamic,
 }
 
 
 def _title(r: Registration) -> str:
     kind = r.type.rsplit(":", 1)[-1]
+    if r.type == "pulumi-python:dynamic:Resource":
+        kind = "dynamic"
     name = r.inputs.get("metadata", {}).get("name") or r.name
+    if r.parent and name.startswith(f"{r.parent}/"):
+        name = name[len(r.parent) + 1:]  # the tree already shows the parent
     namespace = r.inputs.get("metadata", {}).get("namespace")
     return f"[bold]{kind}[/] {namespace + '/' if namespace else ''}{name}  [dim]({r.type})[/]"
 
 
-def _add(node: Tree, r: Registration) -> None:
+def _add(node: Tree, r: Registration, run: Run) -> None:
     branch = node.add(_title(r))
-    for line in DESCRIBE.get(r.type, _generic)(r):
-        branch.add(f"[dim]{line}[/]")
+    if r.custom:
+        for line in DESCRIBE.get(r.type, _generic)(r):
+            branch.add(f"[dim]{line}[/]")
+    for child in sorted(run.children(r.name), key=lambda c: c.name):
+        _add(branch, child, run)
 
 
 def _region(pool: NodePool) -> str:
@@ -93,11 +134,11 @@ def tree(run: Run, config: StackConfig) -> Tree:
         for child in children:
             pool = pools.get(child.name.rsplit("/", 1)[-1])
             if pool is None:
-                _add(node, child)
+                _add(node, child, run)
                 continue
             if pool.id not in regions:
                 regions[pool.id] = node.add(f"[yellow]{_region(pool)}[/]")
-            _add(regions[pool.id], child)
+            _add(regions[pool.id], child, run)
     outputs = root.add("[bold]outputs[/]")
     for key, value in run.outputs.items():
         outputs.add(f"{key}: {value}")

@@ -94,3 +94,13 @@ def test_make_preview_without_the_pulumi_cli_says_how_to_get_it(tmp_path):
     assert done.returncode != 0
     assert "Pulumi CLI is not installed" in done.stdout
     assert "pulumi stack select dev" in done.stdout
+
+
+def test_plan_of_the_edge_stack_shows_each_region_s_elb():
+    done = stacks("plan", "edge")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "default/cube-svc  elb · pulumi · Local" in out and "default/cube-api  elb · user · Cluster" in out
+    assert out.count("RegionalElb elb/") == 3  # two for cube-svc, one for cube-api's Chengdu pool
+    assert "listener/tcp-80" in out and "listener/https-443" in out
+    assert "any change replaces it" in out

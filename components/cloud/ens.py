@@ -31,10 +31,11 @@ class EnsApi:
     read_timeout_ms: int = 15000
 
     @classmethod
-    def from_environment(cls, config: Optional[Mapping[str, Any]] = None) -> "EnsApi":
+    def from_environment(cls, config: Optional[Mapping[str, Any]] = None, policy: RetryPolicy = DEFAULT,
+                         read_timeout: float = 15.0) -> "EnsApi":
         override = credentials.endpoint_override(PRODUCT)
         endpoint, protocol = override or (ENDPOINT, "https")
-        return cls(credentials.resolve(config), endpoint, protocol)
+        return cls(credentials.resolve(config), endpoint, protocol, policy, int(read_timeout * 1000))
 
 
     def client(self):
@@ -112,13 +113,16 @@ class EnsProvider(ResourceProvider):
     diff) works without them.
     """
 
-    def __init__(self, wait_timeout: float = 300.0, poll_interval: float = 2.0):
+    def __init__(self, wait_timeout: float = 300.0, poll_interval: float = 2.0, policy: RetryPolicy = DEFAULT,
+                 read_timeout: float = 15.0):
         self.wait_timeout = wait_timeout
         self.poll_interval = poll_interval
+        self.policy = policy
+        self.read_timeout = read_timeout
 
     def configure(self, req: ConfigureRequest) -> None:
         keys = (*credentials.ACCESS_KEY_CONFIG, credentials.REGION_CONFIG)
         self._config = {key: req.config.get(key) for key in keys if req.config.get(key)}
 
     def api(self) -> EnsApi:
-        return EnsApi.from_environment(getattr(self, "_config", None))
+        return EnsApi.from_environment(getattr(self, "_config", None), self.policy, self.read_timeout)

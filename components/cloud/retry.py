@@ -21,6 +21,9 @@ BUSY = frozenset({"IncorrectEipStatus", "IncorrectLoadBalancerStatus", "Conflict
                   "IncorrectStatus.serverGroup", "OperationFailed.ResourceIsConfiguring", "SystemBusy"})
 
 
+TRANSPORT = frozenset({"RetryError", "UnretryableException"})
+
+
 class CloudError(Exception):
     """A failed cloud call, with what was being done; never carries credentials."""
 
@@ -46,8 +49,9 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     if isinstance(status, int) and status >= 500:
         return True
-    # No HTTP answer at all: darabonba wraps I/O errors in RetryError; plain OSErrors too.
-    return type(exc).__name__ == "RetryError" or isinstance(exc, (OSError, TimeoutError))
+    # No HTTP answer at all (connection refused or reset, read timeout): darabonba wraps the I/O
+    # error in RetryError, and that in UnretryableException once its own (disabled) retry gives up.
+    return type(exc).__name__ in TRANSPORT or isinstance(exc, (OSError, TimeoutError))
 
 
 @dataclass(frozen=True)
