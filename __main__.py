@@ -34,3 +34,4 @@ for service in config.services:
 pulumi.export("externalIp", {key: svc.external_ip for key, svc in exposed.items()})
 pulumi.export("externalIps", {key: svc.external_ips for key, svc in exposed.items()})
 pulumi.export("nodePools", {key: svc.pool_ids for key, svc in exposed.items()})
+pulumi.export("loadBalancers", {key: svc.load_balancers for key, svc in exposed.items() if svc.load_balancers})

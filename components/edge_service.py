@@ -120,6 +120,15 @@ class EdgeService(pulumi.ComponentResource):
             self.workload = _demo_workload(f"{name}/workload", svc.workload, svc, args.matched_pools, child)
 
         self.pool_ids = [p.id for p in args.matched_pools]
+        # Per region, the ELB the Service is bound to: Pulumi-created (id, address, listeners) or adopted.
+        self.load_balancers: dict[str, Any] = {}
+        if lb.type == "elb" and lb.management in ("user", "pulumi"):
+            for pool in args.matched_pools:
+                key = _region_key(pool, args.matched_pools)
+                created = self.elbs.get(pool.id)
+                self.load_balancers[key] = (
+                    {"elbId": created.elb_id, "address": created.address, "listeners": created.listener_ports}
+                    if created else {"elbId": lb.elb_ids[pool.id], "adopted": True})
         if self.elbs and len(self.elbs) == len(args.matched_pools):
             # Pulumi created every EIP: the addresses are known per region.
             self.external_ips = pulumi.Output.all(**{
@@ -134,6 +143,7 @@ class EdgeService(pulumi.ComponentResource):
             "externalIps": self.external_ips,
             "externalIp": self.external_ip,
             "nodePools": self.pool_ids,
+            "loadBalancers": self.load_balancers,
         })
 
 

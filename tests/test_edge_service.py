@@ -208,4 +208,4 @@ def test_a_stack_without_services_declares_nothing(config, plan):
     config["services"] = []
     run = plan(config)
     assert run.resources == []
-    assert run.outputs == {"externalIp": {}, "externalIps": {}, "nodePools": {}}
+    assert run.outputs == {"externalIp": {}, "externalIps": {}, "nodePools": {}, "loadBalancers": {}}

@@ -121,6 +121,9 @@ def test_outputs_give_one_address_per_region(owned, plan):
     assert outputs["externalIps"] == {"default/cube-svc": {"cn-chengdu-telecom-4": "47.100.0.1",
                                                            "cn-hefei-cmcc-2": "47.100.0.1"}}
     assert outputs["externalIp"] == {"default/cube-svc": "47.100.0.1,47.100.0.1"}
+    regions = outputs["loadBalancers"]["default/cube-svc"]
+    assert regions["cn-hefei-cmcc-2"] == {"elbId": "default/cube-svc/elb/np-hefei/loadbalancer-id",
+                                          "address": "47.100.0.1", "listeners": ["tcp:80", "udp:53"]}
 
 
 def test_user_mode_creates_what_it_does_not_adopt(config, plan):
@@ -131,6 +134,8 @@ def test_user_mode_creates_what_it_does_not_adopt(config, plan):
     bindings = {r.name.rsplit("/", 1)[1]: r.inputs["metadata"]["annotations"][ann.LOADBALANCER_ID]
                 for r in run.resources if r.type.endswith("PoolServicePatch")}
     assert bindings == {"np-hefei": "lb-hefei01", "np-chengdu": "default/cube-svc/elb/np-chengdu/loadbalancer-id"}
+    assert run.outputs["loadBalancers"]["default/cube-svc"]["cn-hefei-cmcc-2"] == {"elbId": "lb-hefei01",
+                                                                                   "adopted": True}
     # ECM still reads the pools: user mode keeps the NodePool patches.
     assert len([r for r in run.resources if r.type.endswith("NodePoolPatch")]) == 2
 
