@@ -7,6 +7,7 @@ SDK models' `from_map`, from the API's own field names.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -38,6 +39,7 @@ class EnsApi:
         return cls(credentials.resolve(config), endpoint, protocol, policy, int(read_timeout * 1000))
 
 
+    @functools.cached_property
     def client(self):
         from alibabacloud_ens20171110.client import Client
         from alibabacloud_tea_openapi.models import Config
@@ -55,7 +57,7 @@ class EnsApi:
         from alibabacloud_ens20171110 import models
 
         request = getattr(models, f"{action}Request")().from_map(dict(params))
-        client, runtime = self.client(), self.runtime()
+        client, runtime = self.client, self.runtime()
         response = call(lambda: getattr(client, f"{method}_with_options")(request, runtime),
                         what=f"ENS {action}", policy=self.policy)
         return response.body.to_map() if response.body is not None else {}
