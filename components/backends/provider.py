@@ -1,0 +1,180 @@
+"""BackendSync as a Pulumi dynamic resource: one per backend group (ENS ELB, NLB server group, CLB VServerGroup).
+
+- `diff` reads the cluster (never the cloud, never writes) and reports a change when the inputs or
+  the desired set moved, so every `pulumi up` converges and an unchanged cluster costs no cloud call.
+- `create` / `update` list the group once and apply the plan; `read` returns the live owned backends
+  for `pulumi refresh` (an empty id when the group is gone); `delete` drains, then removes only the
+  backends it owns.
+Credentials (AccessKey, kubeconfig) come from the environment or the provider configuration, never
+from inputs, so they never reach the state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.backends.desired import Target
+from components.backends.model import BATCH_LIMITS, Backend
+from components.cloud import credentials
+
+MODES = ("cluster", "local", "ip")
+# A different group or Service is a different resource: the old one's backends are released.
+REPLACE_ON = ("kind", "groupId", "namespace", "service")
+INPUTS = (*REPLACE_ON, "regionId", "portName", "mode", "pools", "port", "serverType", "drainSeconds")
+KUBECONFIG_CONFIG = "kubernetes:kubeconfig"  # the setting pulumi-kubernetes reads, usually a secret
+GONE_CODES = ("NotFound", "NotExist")
+
+
+def _normalized(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalized(v) for v in value]
+    return value
+
+
+def _inputs(props: dict[str, Any]) -> dict[str, Any]:
+    return {key: _normalized(props.get(key)) for key in INPUTS}
+
+
+def _stored(props: dict[str, Any]) -> list[Backend]:
+    return [Backend.from_dict(_normalized(raw)) for raw in props.get("backends") or []]
+
+
+def _outputs(inputs: dict[str, Any], backends: tuple[Backend, ...] | list[Backend], desired_hash: str) -> dict[str, Any]:
+    serving = sum(1 for b in backends if b.weight > 0)
+    return {**inputs, "backends": [b.as_dict() for b in sorted(backends)], "desiredHash": desired_hash,
+            "counts": {"total": len(backends), "serving": serving, "draining": len(backends) - serving}}
+
+
+class BackendSyncProvider(ResourceProvider):
+    """Stateless until `configure`; the serialized provider holds only these bounds."""
+
+    def __init__(self, policy: Any = None, read_timeout: float = 15.0):
+        self.policy = policy
+        self.read_timeout = read_timeout
+
+    def configure(self, req: ConfigureRequest) -> None:
+        keys = (*credentials.ACCESS_KEY_CONFIG, credentials.REGION_CONFIG, KUBECONFIG_CONFIG)
+        self._config = {key: req.config.get(key) for key in keys if req.config.get(key)}
+
+    # --- the three layers, built per call -------------------------------------------------------
+
+    def _view(self, props: dict[str, Any]):
+        from components.backends.cluster import load_api_client, read_cluster
+
+        api = load_api_client(getattr(self, "_config", {}).get(KUBECONFIG_CONFIG))
+        try:
+            return read_cluster(api, props["namespace"], props["service"], props.get("portName"))
+        finally:
+            api.close()
+
+    def _group(self, props: dict[str, Any]):
+        from components.backends.groups import group_for, owner_mark
+
+        return group_for(props["kind"], props["groupId"], owner=owner_mark(props["namespace"], props["service"]),
+                         region=props.get("regionId"), config=getattr(self, "_config", None), policy=self.policy)
+
+    @staticmethod
+    def _target(props: dict[str, Any]) -> Target:
+        return Target(props["mode"], frozenset(props.get("pools") or ()), int(props.get("port") or 0),
+                      props.get("serverType") or props["kind"])
+
+    def _sync(self, props: dict[str, Any], owned: set[tuple[str, int]]) -> dict[str, Any]:
+        from components.backends.sync import sync
+
+        result = sync(self._group(props), self._target(props), self._view(props), owned,
+                      drain_seconds=float(props.get("drainSeconds") or 0))
+        return _outputs(props, result.backends, result.desired_hash)
+
+    # --- Pulumi protocol ------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if news.get("kind") not in BATCH_LIMITS:
+            failures.append(CheckFailure("kind", f"{news.get('kind')!r} is not one of {', '.join(BATCH_LIMITS)}"))
+        if news.get("mode") not in MODES:
+            failures.append(CheckFailure("mode", f"{news.get('mode')!r} is not one of {', '.join(MODES)}"))
+        for key in ("groupId", "namespace", "service"):
+            if not news.get(key):
+                failures.append(CheckFailure(key, f"`{key}` is required"))
+        port = _normalized(news.get("port") or 0)
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            failures.append(CheckFailure("port", f"{port!r} is not a port number"))
+        drain = news.get("drainSeconds") or 0
+        if not isinstance(drain, (int, float)) or not 0 <= drain <= 3600:
+            failures.append(CheckFailure("drainSeconds", f"{drain!r} is not 0-3600 seconds"))
+        return CheckResult(_normalized(news), failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        from components.backends.desired import desired
+        from components.backends.sync import desired_hash
+
+        before, after = _inputs(olds), _inputs(news)
+        replaces = [key for key in REPLACE_ON if before[key] != after[key]]
+        if replaces or before != after:
+            return DiffResult(changes=True, replaces=replaces)
+        wanted = desired(self._view(after), self._target(after))
+        stored = {b.key: b for b in _stored(olds)}
+        moved = desired_hash(wanted) != olds.get("desiredHash") or stored != wanted
+        return DiffResult(changes=moved, replaces=[])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        props = _inputs(props)
+        outs = self._sync(props, set())
+        return CreateResult(f"{props['kind']}:{props['groupId']}:{props['namespace']}/{props['service']}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._sync(_inputs(news), {b.key for b in _stored(olds)}))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = _normalized(props)
+        group = self._group(props)
+        try:
+            live = group.list()
+        except Exception as exc:  # noqa: BLE001 - only "gone" is an answer; the rest is an error
+            if any(marker in (getattr(exc, "code", None) or "") for marker in GONE_CODES):
+                return ReadResult("", {})
+            raise
+        mine = {b.key for b in _stored(props)} | group.marked(live)
+        owned = [b for b in live if b.key in mine]
+        return ReadResult(id_, _outputs(_inputs(props), owned, props.get("desiredHash") or ""))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        from components.backends.sync import release
+
+        props = _normalized(props)
+        release(self._group(props), {b.key for b in _stored(props)}, drain_seconds=float(props.get("drainSeconds") or 0))
+
+
+class BackendSync(Resource):
+    """Keeps one backend group equal to the pods and nodes that should serve a Service."""
+
+    backends: pulumi.Output[list[dict[str, Any]]]
+    counts: pulumi.Output[dict[str, int]]
+
+    def __init__(self, name: str, *, kind: str, group_id: pulumi.Input[str], namespace: str, service: str, mode: str,
+                 pools: list[str], port: pulumi.Input[int] = 0, server_type: Optional[str] = None,
+                 port_name: Optional[str] = None, region_id: Optional[str] = None, drain_seconds: float = 0,
+                 opts: Optional[pulumi.ResourceOptions] = None, provider: Optional[BackendSyncProvider] = None):
+        super().__init__(provider or BackendSyncProvider(), name, {
+            "kind": kind, "groupId": group_id, "namespace": namespace, "service": service, "mode": mode,
+            "pools": sorted(pools), "port": port, "serverType": server_type or kind, "portName": port_name,
+            "regionId": region_id, "drainSeconds": drain_seconds,
+            "backends": None, "counts": None, "desiredHash": None,
+        }, opts)
