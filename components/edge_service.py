@@ -97,6 +97,7 @@ class EdgeService(pulumi.ComponentResource):
                     service=svc, pool=pool, cluster_id=args.cluster.id, protect=args.protect, listeners=specs,
                     node_ports=spec.apply(lambda s: [p.node_port for p in (s.ports or [])]) if owned else None,
                     health_check_node_port=spec.apply(lambda s: s.health_check_node_port) if owned else None,
+                    sync_backends=owned, after=[self.service],
                 ), opts=child)
         self.pool_service_patches = []
         if lb.type == "elb" and lb.management == "user":

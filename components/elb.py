@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_alicloud as alicloud
 
+from components.backends.provider import BackendSync
 from components.eip_address import EipAddress
 from components.ens_listener import EnsListener
 from components.listeners import ListenerSpec
@@ -42,6 +43,10 @@ class RegionalElbArgs:
     # The Service's NodePorts (by port index) and healthCheckNodePort, once Kubernetes allocated them.
     node_ports: Optional[pulumi.Output[list[Optional[int]]]] = None
     health_check_node_port: Optional[pulumi.Output[Optional[int]]] = None
+    # `management: pulumi`: BackendSync keeps the ELB's backends equal to the pool's nodes serving the Service.
+    sync_backends: bool = False
+    # Created after these (the Kubernetes Service, which BackendSync reads).
+    after: Sequence[pulumi.Resource] = ()
 
 
 class RegionalElb(pulumi.ComponentResource):
@@ -90,6 +95,13 @@ class RegionalElb(pulumi.ComponentResource):
                                          opts=pulumi.ResourceOptions(parent=self, depends_on=[self.attachment]))
 
         self.listeners = [self._listener(name, spec, args) for spec in args.listeners]
+        self.backends = None
+        if args.sync_backends:
+            self.backends = BackendSync(
+                f"{name}/backends", kind="ens", group_id=self.load_balancer.id, namespace=svc.namespace,
+                service=svc.name, mode="local" if svc.external_traffic_policy == "Local" else "cluster",
+                pools=[pool.id], port_name=svc.ports[0].name, drain_seconds=svc.load_balancer.drain_seconds,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.listeners, *args.after]))
         self.elb_id = self.load_balancer.id
         self.address = self.address_lookup.ipAddress
         self.listener_ports = [f"{spec.protocol}:{spec.port}" for spec in args.listeners]

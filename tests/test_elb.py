@@ -186,3 +186,19 @@ def test_a_pool_leaving_the_selector_removes_its_elb(owned, plan):
     result = changed(plan, owned, lambda c: c["nodePools"][1]["labels"].update({"k8s-svc": "other"}))
     assert "default/cube-svc/elb/np-chengdu/loadbalancer" in result.removed
     assert not [name for name in result.removed if "np-hefei" in name]
+
+
+def test_pulumi_mode_syncs_each_elb_s_backends_from_its_pool(owned, plan):
+    owned["services"][0]["loadBalancer"]["drainSeconds"] = 30
+    run = plan(owned)
+    sync = run.named("default/cube-svc/elb/np-hefei/backends")
+    assert sync.type == DYNAMIC and sync.parent == "default/cube-svc/elb/np-hefei"
+    assert {k: v for k, v in sync.inputs.items() if k not in ("groupId", "__provider")} == {
+        "kind": "ens", "namespace": "default", "service": "cube-svc", "mode": "local", "pools": ["np-hefei"],
+        "port": 0, "serverType": "ens", "portName": "http", "drainSeconds": 30}
+    assert sync.inputs["groupId"] == "(known after apply)"  # the ELB's id
+
+
+def test_user_mode_leaves_backends_to_ecm(config, plan):
+    config["services"][0]["loadBalancer"] = {"type": "elb", "management": "user"}
+    assert not [r for r in plan(config).resources if r.name.endswith("/backends")]

@@ -8,6 +8,7 @@ hold no policy: what to write, and in which order, is the planner's.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Sequence
 
@@ -90,15 +91,142 @@ def owner_mark(namespace: str, service: str) -> str:
     return f"ack-edge-lb/{namespace}/{service}"
 
 
+@dataclass
+class _MarkedGroup:
+    """NLB and CLB servers carry a description: the owner mark makes ownership survive a lost state."""
+
+    owner: str
+    _descriptions: dict[tuple[str, int], str] = field(default_factory=dict, init=False)
+    reads: int = field(default=0, init=False)
+
+    def marked(self, backends: Sequence[Backend]) -> set[tuple[str, int]]:
+        return {b.key for b in backends if self._descriptions.get(b.key) == self.owner}
+
+    def _seen(self, server: dict[str, Any], kind_type: str) -> Backend:
+        backend = Backend(str(server["ServerId"]), _int(server.get("Port")), _int(server.get("Weight"), 100),
+                          str(server.get("ServerType") or server.get("Type") or kind_type), server.get("ServerIp") or None)
+        self._descriptions[backend.key] = server.get("Description") or ""
+        return backend
+
+
+@dataclass
+class NlbGroup(_MarkedGroup):
+    """An NLB server group. Writes are asynchronous jobs: each is waited for (bounded) before the next."""
+
+    api: Any = None
+    server_group_id: str = ""
+    kind: str = "nlb"
+    limit: int = BATCH_LIMITS["nlb"]
+    job_timeout: float = 300.0
+    poll_interval: float = 1.0
+
+    def _base(self) -> dict[str, Any]:
+        return {"ServerGroupId": self.server_group_id, "RegionId": self.api.creds.region_id}
+
+    def list(self) -> list[Backend]:
+        self.reads += 1
+        servers, token = [], None
+        for _ in range(1000):  # 400 servers per group at most: 4 pages; the bound only guards a looping token
+            params = {**self._base(), "MaxResults": 100, **({"NextToken": token} if token else {})}
+            body = self.api.request("ListServerGroupServers", "list_server_group_servers", params)
+            servers += [self._seen(s, "Ip") for s in body.get("Servers") or []]
+            token = body.get("NextToken")
+            if not token:
+                return servers
+        raise RuntimeError(f"NLB server group {self.server_group_id}: listing did not end")
+
+    def _server(self, b: Backend, with_weight: bool = True) -> dict[str, Any]:
+        server: dict[str, Any] = {"ServerId": b.server_id, "ServerType": b.type, "Port": b.port}
+        if b.ip:
+            server["ServerIp"] = b.ip
+        if with_weight:
+            server.update(Weight=b.weight, Description=self.owner)
+        return server
+
+    def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
+        from components.cloud.retry import wait_for
+
+        ratelimit.bucket("nlb", "servers", self.api.creds.access_key_id).acquire()
+        # One token per logical call: a retry of a call that went through is not applied twice.
+        params = {**self._base(), "Servers": servers, "ClientToken": uuid.uuid4().hex}
+        job = self.api.request(action, method, params).get("JobId")
+        if job:
+            done = wait_for(lambda: self.api.request("GetJobStatus", "get_job_status", {"JobId": job}),
+                            lambda b: str(b.get("Status", "")).lower() in ("succeeded", "failed"),
+                            what=f"NLB job {job} ({action})", timeout=self.job_timeout,
+                            interval=self.poll_interval, describe=lambda b: b.get("Status"))
+            if str(done.get("Status")).lower() == "failed":
+                raise RuntimeError(f"NLB job {job} ({action} on {self.server_group_id}) failed")
+
+    def add(self, backends: Sequence[Backend]) -> None:
+        self._write("AddServersToServerGroup", "add_servers_to_server_group", [self._server(b) for b in backends])
+
+    def set_weights(self, backends: Sequence[Backend]) -> None:
+        self._write("UpdateServerGroupServersAttribute", "update_server_group_servers_attribute",
+                    [self._server(b) for b in backends])
+
+    def remove(self, backends: Sequence[Backend]) -> None:
+        self._write("RemoveServersFromServerGroup", "remove_servers_from_server_group",
+                    [self._server(b, with_weight=False) for b in backends])
+
+
+@dataclass
+class ClbGroup(_MarkedGroup):
+    """A CLB VServerGroup; `BackendServers` travels as one JSON string."""
+
+    api: Any = None
+    vserver_group_id: str = ""
+    kind: str = "clb"
+    limit: int = BATCH_LIMITS["clb"]
+
+    def _base(self) -> dict[str, Any]:
+        return {"VServerGroupId": self.vserver_group_id, "RegionId": self.api.creds.region_id}  # not sent by Config
+
+    def list(self) -> list[Backend]:
+        self.reads += 1
+        body = self.api.request("DescribeVServerGroupAttribute", "describe_vserver_group_attribute", self._base())
+        return [self._seen(s, "ecs") for s in (body.get("BackendServers") or {}).get("BackendServer") or []]
+
+    def _server(self, b: Backend, with_weight: bool = True) -> dict[str, Any]:
+        server: dict[str, Any] = {"ServerId": b.server_id, "Port": b.port, "Type": b.type}
+        if b.ip and b.type != "ecs":
+            server["ServerIp"] = b.ip
+        if with_weight:
+            server.update(Weight=b.weight, Description=self.owner)
+        return server
+
+    def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
+        ratelimit.bucket("clb", "write", self.api.creds.access_key_id).acquire()
+        self.api.request(action, method, {**self._base(), "BackendServers": dumps(servers)})
+
+    def add(self, backends: Sequence[Backend]) -> None:
+        self._write("AddVServerGroupBackendServers", "add_vserver_group_backend_servers",
+                    [self._server(b) for b in backends])
+
+    def set_weights(self, backends: Sequence[Backend]) -> None:
+        self._write("SetVServerGroupAttribute", "set_vserver_group_attribute", [self._server(b) for b in backends])
+
+    def remove(self, backends: Sequence[Backend]) -> None:
+        self._write("RemoveVServerGroupBackendServers", "remove_vserver_group_backend_servers",
+                    [self._server(b, with_weight=False) for b in backends])
+
+
 def dumps(servers: list[dict[str, Any]]) -> str:
     return json.dumps(servers, separators=(",", ":"))
 
 
 def group_for(kind: str, group_id: str, *, owner: str, region: Optional[str] = None,
-              config: Optional[dict[str, Any]] = None, policy=None) -> BackendGroup:
+              config: Optional[dict[str, Any]] = None, policy=None, poll_interval: float = 1.0) -> BackendGroup:
     """The adapter of one group; credentials and endpoints as for every dynamic provider."""
+    from components.cloud.api import ClbApi, NlbApi
     from components.cloud.retry import DEFAULT
 
+    policy = policy or DEFAULT
     if kind == "ens":
-        return EnsGroup(EnsApi.from_environment(config, policy or DEFAULT), group_id)
+        return EnsGroup(EnsApi.from_environment(config, policy), group_id)
+    if kind == "nlb":
+        return NlbGroup(owner, api=NlbApi.from_environment(config, policy, region=region), server_group_id=group_id,
+                        poll_interval=poll_interval)
+    if kind == "clb":
+        return ClbGroup(owner, api=ClbApi.from_environment(config, policy, region=region), vserver_group_id=group_id)
     raise ValueError(f"unknown backend group kind {kind!r}")

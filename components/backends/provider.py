@@ -65,9 +65,9 @@ def _outputs(inputs: dict[str, Any], backends: tuple[Backend, ...] | list[Backen
 class BackendSyncProvider(ResourceProvider):
     """Stateless until `configure`; the serialized provider holds only these bounds."""
 
-    def __init__(self, policy: Any = None, read_timeout: float = 15.0):
+    def __init__(self, policy: Any = None, poll_interval: float = 1.0):
         self.policy = policy
-        self.read_timeout = read_timeout
+        self.poll_interval = poll_interval  # NLB jobs
 
     def configure(self, req: ConfigureRequest) -> None:
         keys = (*credentials.ACCESS_KEY_CONFIG, credentials.REGION_CONFIG, KUBECONFIG_CONFIG)
@@ -88,7 +88,8 @@ class BackendSyncProvider(ResourceProvider):
         from components.backends.groups import group_for, owner_mark
 
         return group_for(props["kind"], props["groupId"], owner=owner_mark(props["namespace"], props["service"]),
-                         region=props.get("regionId"), config=getattr(self, "_config", None), policy=self.policy)
+                         region=props.get("regionId"), config=getattr(self, "_config", None), policy=self.policy,
+                         poll_interval=self.poll_interval)
 
     @staticmethod
     def _target(props: dict[str, Any]) -> Target:

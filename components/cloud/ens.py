@@ -1,66 +1,23 @@
-"""A thin adapter over the official ENS client (`alibabacloud-ens20171110`) for the dynamic providers.
-
-Every call goes through `retry.call` (backoff with jitter on throttling, busy and 5xx codes) and the
-SDK's own retry is switched off, so there is exactly one retry policy. Requests are built with the
-SDK models' `from_map`, from the API's own field names.
-"""
+"""The ENS calls of the dynamic providers (`alibabacloud-ens20171110`), and their common base class."""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
 
 from components.cloud import credentials
-from components.cloud.retry import DEFAULT, RetryPolicy, call
+from components.cloud.api import CloudApi
+from components.cloud.retry import DEFAULT, RetryPolicy
 
 PRODUCT = "ens"
-ENDPOINT = "ens.aliyuncs.com"
 PROTOCOL_NAMES = {"tcp": "TCP", "https": "HTTPS", "udp": "UDP", "http": "HTTP"}
 # Codes the API answers when a listener already exists on the port.
 CONFLICT_CODES = ("ListenerAlreadyExists", "Exist", "Duplicate")
 
 
-@dataclass
-class EnsApi:
-    creds: credentials.Credentials
-    endpoint: str = ENDPOINT
-    protocol: str = "https"
-    policy: RetryPolicy = DEFAULT
-    read_timeout_ms: int = 15000
-
-    @classmethod
-    def from_environment(cls, config: Optional[Mapping[str, Any]] = None, policy: RetryPolicy = DEFAULT,
-                         read_timeout: float = 15.0) -> "EnsApi":
-        override = credentials.endpoint_override(PRODUCT)
-        endpoint, protocol = override or (ENDPOINT, "https")
-        return cls(credentials.resolve(config), endpoint, protocol, policy, int(read_timeout * 1000))
-
-
-    @functools.cached_property
-    def client(self):
-        from alibabacloud_ens20171110.client import Client
-        from alibabacloud_tea_openapi.models import Config
-
-        return Client(Config(access_key_id=self.creds.access_key_id, access_key_secret=self.creds.access_key_secret,
-                             region_id=self.creds.region_id, endpoint=self.endpoint, protocol=self.protocol))
-
-    def runtime(self):
-        from alibabacloud_tea_util.models import RuntimeOptions
-
-        return RuntimeOptions(autoretry=False, read_timeout=self.read_timeout_ms, connect_timeout=5000)
-
-    def request(self, action: str, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Call `<Action>` with API-named `params`; the response body as a dict."""
-        from alibabacloud_ens20171110 import models
-
-        request = getattr(models, f"{action}Request")().from_map(dict(params))
-        client, runtime = self.client, self.runtime()
-        response = call(lambda: getattr(client, f"{method}_with_options")(request, runtime),
-                        what=f"ENS {action}", policy=self.policy)
-        return response.body.to_map() if response.body is not None else {}
+class EnsApi(CloudApi):
+    PRODUCT = PRODUCT
 
     # --- listeners ----------------------------------------------------------------------------
 

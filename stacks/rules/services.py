@@ -64,6 +64,7 @@ def fields_fit_type(cfg: StackConfig) -> Iterator[Problem]:
     only = {
         "spec": ("elb",), "eip": ("elb",), "elb_ids": ("elb",), "shared": ("elb",),
         "server_group_type": ("nlb",),
+        "drain_seconds": ("elb",),
     }
     for i, svc in enumerate(cfg.services):
         lb = svc.load_balancer

@@ -381,7 +381,7 @@ class Emulator:
             return
         with self.lock:
             if not self._buckets.take((product.name, account, action), *limit):
-                raise error("Throttling.User")
+                raise product.error("Throttling.User")  # a product may word it its own way (NLB does)
 
     def _take_fault(self, action: str) -> Optional[Fault]:
         with self.lock:

@@ -1,0 +1,87 @@
+"""A thin adapter over an official Alibaba Cloud SDK client, shared by every dynamic provider.
+
+Every call goes through `retry.call` (backoff with jitter on throttling, busy and 5xx codes) and the
+SDK's own retry is switched off, so there is exactly one retry policy. Requests are built with the
+SDK models' `from_map`, from the API's own field names, and answered as plain dicts.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Optional
+
+from components.cloud import credentials
+from components.cloud.retry import DEFAULT, RetryPolicy, call
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str      # as in ACK_EDGE_LB_<NAME>_ENDPOINT
+    package: str   # the official SDK package
+    endpoint: str  # {region} is the credentials' region
+    label: str     # how errors name it
+
+
+PRODUCTS = {
+    "ens": Product("ens", "alibabacloud_ens20171110", "ens.aliyuncs.com", "ENS"),
+    "nlb": Product("nlb", "alibabacloud_nlb20220430", "nlb.{region}.aliyuncs.com", "NLB"),
+    "clb": Product("clb", "alibabacloud_slb20140515", "slb.{region}.aliyuncs.com", "CLB"),
+}
+
+
+@dataclass
+class CloudApi:
+    creds: credentials.Credentials
+    endpoint: str
+    protocol: str = "https"
+    policy: RetryPolicy = DEFAULT
+    read_timeout_ms: int = 15000
+    PRODUCT: ClassVar[str] = ""
+
+    @classmethod
+    def from_environment(cls, config: Optional[Mapping[str, Any]] = None, policy: RetryPolicy = DEFAULT,
+                         read_timeout: float = 15.0, region: Optional[str] = None) -> "CloudApi":
+        """Credentials from the environment or `alicloud:` config; the endpoint from the region or the override."""
+        product = PRODUCTS[cls.PRODUCT]
+        creds = credentials.resolve(config)
+        if region:
+            creds = credentials.Credentials(creds.access_key_id, creds.access_key_secret, region)
+        endpoint, protocol = credentials.endpoint_override(product.name) or (
+            product.endpoint.format(region=creds.region_id), "https")
+        return cls(creds, endpoint, protocol, policy, int(read_timeout * 1000))
+
+    @functools.cached_property
+    def _sdk(self):
+        return importlib.import_module(PRODUCTS[self.PRODUCT].package)
+
+    @functools.cached_property
+    def client(self):
+        from alibabacloud_tea_openapi.models import Config
+
+        client_class = importlib.import_module(f"{PRODUCTS[self.PRODUCT].package}.client").Client
+        return client_class(Config(access_key_id=self.creds.access_key_id, access_key_secret=self.creds.access_key_secret,
+                                   region_id=self.creds.region_id, endpoint=self.endpoint, protocol=self.protocol))
+
+    def runtime(self):
+        from alibabacloud_tea_util.models import RuntimeOptions
+
+        return RuntimeOptions(autoretry=False, read_timeout=self.read_timeout_ms, connect_timeout=5000)
+
+    def request(self, action: str, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Call `<Action>` with API-named `params`; the response body as a dict."""
+        models = importlib.import_module(f"{PRODUCTS[self.PRODUCT].package}.models")
+        request = getattr(models, f"{action}Request")().from_map(dict(params))
+        client, runtime = self.client, self.runtime()
+        response = call(lambda: getattr(client, f"{method}_with_options")(request, runtime),
+                        what=f"{PRODUCTS[self.PRODUCT].label} {action}", policy=self.policy)
+        return response.body.to_map() if response.body is not None else {}
+
+
+class NlbApi(CloudApi):
+    PRODUCT = "nlb"
+
+
+class ClbApi(CloudApi):
+    PRODUCT = "clb"
