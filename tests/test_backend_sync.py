@@ -212,3 +212,14 @@ def test_a_group_that_is_gone_reads_as_gone(host, kube, cloud, elb):
 def test_check_names_bad_inputs(host, elb):
     _, failures = host.check(PROVIDER, {}, inputs(elb, kind="alb", mode="random", drainSeconds=99999))
     assert {prop for prop, _ in failures} == {"kind", "mode", "drainSeconds"}
+
+
+def test_a_timed_out_write_that_went_through_is_not_applied_twice(host, kube, cloud, elb):
+    add_nodes(kube, cloud, "np-hefei", 25)
+    # The first batch is applied, but its answer comes after the client stopped waiting.
+    cloud.inject("AddBackendServers", "timeout", times=1, delay=1.0, applied=True)
+    impatient = BackendSyncProvider(policy=FAST, read_timeout=0.3)
+    _, outs = host.create(impatient, inputs(elb))
+    assert cloud.outcomes[("AddBackendServers", "InvalidBackendServers.AlreadyExists")] == 1  # the retry's answer
+    servers = [s["ServerId"] for s in cloud.ens.load_balancers[elb]["_backends"]]
+    assert len(servers) == len(set(servers)) == 25 and outs["counts"]["total"] == 25

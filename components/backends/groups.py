@@ -15,6 +15,7 @@ from typing import Any, Optional, Protocol, Sequence
 from components.backends import ratelimit
 from components.backends.model import BATCH_LIMITS, Backend
 from components.cloud.ens import EnsApi
+from components.cloud.retry import CloudError
 
 
 class BackendGroup(Protocol):
@@ -72,7 +73,12 @@ class EnsGroup:
         self.api.request(action, method, {"LoadBalancerId": self.load_balancer_id, "BackendServers": servers})
 
     def add(self, backends: Sequence[Backend]) -> None:
-        self._write("AddBackendServers", "add_backend_servers", [self._server(b) for b in backends])
+        try:
+            self._write("AddBackendServers", "add_backend_servers", [self._server(b) for b in backends])
+        except CloudError as exc:
+            # A retried add whose first attempt went through unheard: the servers are there, as wanted.
+            if not (exc.attempts > 1 and (exc.code or "").endswith("AlreadyExists")):
+                raise
 
     def set_weights(self, backends: Sequence[Backend]) -> None:
         # SetBackendServers items have no Port (FACTS.md): weights are per server.
@@ -216,17 +222,19 @@ def dumps(servers: list[dict[str, Any]]) -> str:
 
 
 def group_for(kind: str, group_id: str, *, owner: str, region: Optional[str] = None,
-              config: Optional[dict[str, Any]] = None, policy=None, poll_interval: float = 1.0) -> BackendGroup:
+              config: Optional[dict[str, Any]] = None, policy=None, poll_interval: float = 1.0,
+              read_timeout: float = 15.0) -> BackendGroup:
     """The adapter of one group; credentials and endpoints as for every dynamic provider."""
     from components.cloud.api import ClbApi, NlbApi
     from components.cloud.retry import DEFAULT
 
     policy = policy or DEFAULT
     if kind == "ens":
-        return EnsGroup(EnsApi.from_environment(config, policy), group_id)
+        return EnsGroup(EnsApi.from_environment(config, policy, read_timeout), group_id)
     if kind == "nlb":
-        return NlbGroup(owner, api=NlbApi.from_environment(config, policy, region=region), server_group_id=group_id,
-                        poll_interval=poll_interval)
+        return NlbGroup(owner, api=NlbApi.from_environment(config, policy, read_timeout, region),
+                        server_group_id=group_id, poll_interval=poll_interval)
     if kind == "clb":
-        return ClbGroup(owner, api=ClbApi.from_environment(config, policy, region=region), vserver_group_id=group_id)
+        return ClbGroup(owner, api=ClbApi.from_environment(config, policy, read_timeout, region),
+                        vserver_group_id=group_id)
     raise ValueError(f"unknown backend group kind {kind!r}")

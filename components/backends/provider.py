@@ -65,9 +65,10 @@ def _outputs(inputs: dict[str, Any], backends: tuple[Backend, ...] | list[Backen
 class BackendSyncProvider(ResourceProvider):
     """Stateless until `configure`; the serialized provider holds only these bounds."""
 
-    def __init__(self, policy: Any = None, poll_interval: float = 1.0):
+    def __init__(self, policy: Any = None, poll_interval: float = 1.0, read_timeout: float = 15.0):
         self.policy = policy
         self.poll_interval = poll_interval  # NLB jobs
+        self.read_timeout = read_timeout    # one cloud call
 
     def configure(self, req: ConfigureRequest) -> None:
         keys = (*credentials.ACCESS_KEY_CONFIG, credentials.REGION_CONFIG, KUBECONFIG_CONFIG)
@@ -89,7 +90,7 @@ class BackendSyncProvider(ResourceProvider):
 
         return group_for(props["kind"], props["groupId"], owner=owner_mark(props["namespace"], props["service"]),
                          region=props.get("regionId"), config=getattr(self, "_config", None), policy=self.policy,
-                         poll_interval=self.poll_interval)
+                         poll_interval=self.poll_interval, read_timeout=self.read_timeout)
 
     @staticmethod
     def _target(props: dict[str, Any]) -> Target:
