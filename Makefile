@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint validate bench preview up clean
+.PHONY: plan test lint validate bench bench-sync preview up clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ lint: $(STAMP) ## ruff (style, imports, likely bugs)
 
 bench: $(STAMP) ## benchmarks (figures printed, not asserted in unit tests)
 	$(PY) bench/plan_scale.py
+
+bench-sync: $(STAMP) ## BackendSync against the cloud emulator, 50 ELBs x 200 backends (~2 min; QUICK=1: seconds)
+	$(PY) bench/sync_scale.py $(if $(QUICK),--quick)
 
 preview up: ## the real Pulumi CLI against the selected stack
 	@command -v pulumi >/dev/null 2>&1 || { \

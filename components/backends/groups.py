@@ -69,8 +69,8 @@ class EnsGroup:
         return server
 
     def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
-        self._bucket().acquire()
-        self.api.request(action, method, {"LoadBalancerId": self.load_balancer_id, "BackendServers": servers})
+        self.api.request(action, method, {"LoadBalancerId": self.load_balancer_id, "BackendServers": servers},
+                         before_each=self._bucket().acquire)
 
     def add(self, backends: Sequence[Backend]) -> None:
         try:
@@ -152,10 +152,11 @@ class NlbGroup(_MarkedGroup):
     def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
         from components.cloud.retry import wait_for
 
-        ratelimit.bucket("nlb", "servers", self.api.creds.access_key_id).acquire()
         # One token per logical call: a retry of a call that went through is not applied twice.
         params = {**self._base(), "Servers": servers, "ClientToken": uuid.uuid4().hex}
-        job = self.api.request(action, method, params).get("JobId")
+        job = self.api.request(action, method, params,
+                               before_each=ratelimit.bucket("nlb", "servers", self.api.creds.access_key_id).acquire
+                               ).get("JobId")
         if job:
             done = wait_for(lambda: self.api.request("GetJobStatus", "get_job_status", {"JobId": job}),
                             lambda b: str(b.get("Status", "")).lower() in ("succeeded", "failed"),
@@ -202,8 +203,8 @@ class ClbGroup(_MarkedGroup):
         return server
 
     def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
-        ratelimit.bucket("clb", "write", self.api.creds.access_key_id).acquire()
-        self.api.request(action, method, {**self._base(), "BackendServers": dumps(servers)})
+        self.api.request(action, method, {**self._base(), "BackendServers": dumps(servers)},
+                         before_each=ratelimit.bucket("clb", "write", self.api.creds.access_key_id).acquire)
 
     def add(self, backends: Sequence[Backend]) -> None:
         self._write("AddVServerGroupBackendServers", "add_vserver_group_backend_servers",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Optional
+from typing import Any, Callable, ClassVar, Mapping, Optional
 
 from components.cloud import credentials
 from components.cloud.retry import DEFAULT, RetryPolicy, call
@@ -69,13 +69,22 @@ class CloudApi:
 
         return RuntimeOptions(autoretry=False, read_timeout=self.read_timeout_ms, connect_timeout=5000)
 
-    def request(self, action: str, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Call `<Action>` with API-named `params`; the response body as a dict."""
+    def request(self, action: str, method: str, params: Mapping[str, Any],
+                before_each: Optional[Callable[[], None]] = None) -> dict[str, Any]:
+        """Call `<Action>` with API-named `params`; the response body as a dict.
+
+        `before_each` runs before every attempt, retries included: a rate limit's token is taken per call sent.
+        """
         models = importlib.import_module(f"{PRODUCTS[self.PRODUCT].package}.models")
         request = getattr(models, f"{action}Request")().from_map(dict(params))
         client, runtime = self.client, self.runtime()
-        response = call(lambda: getattr(client, f"{method}_with_options")(request, runtime),
-                        what=f"{PRODUCTS[self.PRODUCT].label} {action}", policy=self.policy)
+
+        def attempt():
+            if before_each is not None:
+                before_each()
+            return getattr(client, f"{method}_with_options")(request, runtime)
+
+        response = call(attempt, what=f"{PRODUCTS[self.PRODUCT].label} {action}", policy=self.policy)
         return response.body.to_map() if response.body is not None else {}
 
 
