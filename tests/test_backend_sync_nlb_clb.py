@@ -189,3 +189,29 @@ def test_clb_delete_drains_and_keeps_foreign_backends(host, kube, cloud, vserver
     host.delete(PROVIDER, id_, outs)
     assert clb_live(cloud, vserver_group) == {("i-manual", 8000): 100}
     assert cloud.calls["SetVServerGroupAttribute"] == 1  # drained before removal
+
+
+def test_clb_scale_up_cordon_and_pool_leaving(host, kube, cloud, vserver_group):
+    id_, outs = host.create(PROVIDER, clb_inputs(vserver_group))
+    kube.add_node("cloud-3", pool="np-cloud", provider_id="cn-hangzhou.i-cloud-3")
+    cloud.slb.instances["i-cloud-3"] = "Running"
+    kube.add_node("cloud-2", pool="np-cloud", provider_id="cn-hangzhou.i-cloud-2", unschedulable=True)
+    assert host.diff(PROVIDER, id_, outs, clb_inputs(vserver_group)).changes is True
+    outs = host.update(PROVIDER, id_, outs, clb_inputs(vserver_group))
+    assert clb_live(cloud, vserver_group) == {("i-cloud-1", 30080): 100, ("i-cloud-2", 30080): 0,
+                                              ("i-cloud-3", 30080): 100}
+    gone = clb_inputs(vserver_group, pools=["np-other"])
+    host.update(PROVIDER, id_, outs, gone)
+    assert clb_live(cloud, vserver_group) == {}
+
+
+def test_clb_refresh_after_an_out_of_band_weight_change(host, kube, cloud, vserver_group):
+    id_, outs = host.create(PROVIDER, clb_inputs(vserver_group))
+    SlbClient(config(cloud)).set_vserver_group_attribute(slb_models.SetVServerGroupAttributeRequest(
+        region_id="cn-hangzhou", vserver_group_id=vserver_group,
+        backend_servers='[{"ServerId":"i-cloud-1","Port":30080,"Weight":5,"Type":"ecs"}]'))
+    _, refreshed, _ = host.read(PROVIDER, id_, outs)
+    assert {b["serverId"]: b["weight"] for b in refreshed["backends"]} == {"i-cloud-1": 5, "i-cloud-2": 100}
+    assert host.diff(PROVIDER, id_, refreshed, clb_inputs(vserver_group)).changes is True
+    host.update(PROVIDER, id_, refreshed, clb_inputs(vserver_group))
+    assert clb_live(cloud, vserver_group)[("i-cloud-1", 30080)] == 100
