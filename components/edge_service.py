@@ -15,8 +15,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import annotations as ann
+from components.clb import ClbExposure, ClbExposureArgs
 from components.elb import RegionalElb, RegionalElbArgs
 from components.listeners import listener_specs
+from components.nlb import NlbExposure, NlbExposureArgs
 from stacks.model import Cluster, NodePool, Service, Workload
 from stacks.naming import pool_service_name
 
@@ -84,21 +86,34 @@ class EdgeService(pulumi.ComponentResource):
                                                   kind="NodePool", metadata=_node_pool_patch_metadata(svc, pool),
                                                   opts=child)
             for pool in args.matched_pools if controller_elb]
+        owned = lb.management == "pulumi"
+        # What Kubernetes allocates for the Service, which Pulumi-owned listeners forward to.
+        node_ports = self.service.spec.apply(lambda s: [p.node_port for p in (s.ports or [])]) if owned else None
+        health_port = self.service.spec.apply(lambda s: s.health_check_node_port) if owned else None
         # ELBs Pulumi creates: every pool under `pulumi`, the pools without an `elbIds` entry under `user`.
         self.elbs: dict[str, RegionalElb] = {}
         if lb.type == "elb" and lb.management in ("user", "pulumi"):
-            owned = lb.management == "pulumi"
             specs = listener_specs(svc, args.cluster.id) if owned else []
-            spec = self.service.spec
             for pool in args.matched_pools:
                 if pool.id in lb.elb_ids:
                     continue  # adopted: nothing is created for it, nothing deleted on destroy
                 self.elbs[pool.id] = RegionalElb(f"{name}/elb/{pool.id}", RegionalElbArgs(
                     service=svc, pool=pool, cluster_id=args.cluster.id, protect=args.protect, listeners=specs,
-                    node_ports=spec.apply(lambda s: [p.node_port for p in (s.ports or [])]) if owned else None,
-                    health_check_node_port=spec.apply(lambda s: s.health_check_node_port) if owned else None,
-                    sync_backends=owned, after=[self.service],
+                    node_ports=node_ports, health_check_node_port=health_port, sync_backends=owned,
+                    after=[self.service],
                 ), opts=child)
+        # A Pulumi-owned NLB or CLB: one load balancer for the Service, not one per region.
+        self.exposure: Optional[NlbExposure | ClbExposure] = None
+        if owned and lb.type == "nlb":
+            self.exposure = NlbExposure(f"{name}/nlb", NlbExposureArgs(
+                service=svc, cluster_id=args.cluster.id, vpc_id=args.cluster.vpc_id, node_pools=args.node_pools,
+                matched_pools=args.matched_pools, protect=args.protect, node_ports=node_ports, after=[self.service],
+            ), opts=child)
+        elif owned and lb.type == "clb":
+            self.exposure = ClbExposure(f"{name}/clb", ClbExposureArgs(
+                service=svc, cluster_id=args.cluster.id, node_pools=args.node_pools, matched_pools=args.matched_pools,
+                protect=args.protect, node_ports=node_ports, health_check_node_port=health_port, after=[self.service],
+            ), opts=child)
         self.pool_service_patches = []
         if lb.type == "elb" and lb.management == "user":
             # ECM creates PoolService `<svc>-<pool>` once the Service exists; the ELB id binds it.
@@ -130,7 +145,12 @@ class EdgeService(pulumi.ComponentResource):
                 self.load_balancers[key] = (
                     {"elbId": created.elb_id, "address": created.address, "listeners": created.listener_ports}
                     if created else {"elbId": lb.elb_ids[pool.id], "adopted": True})
-        if self.elbs and len(self.elbs) == len(args.matched_pools):
+        if self.exposure is not None:
+            self.load_balancers[lb.type] = {"lbId": self.exposure.lb_id, "address": self.exposure.address,
+                                            "listeners": self.exposure.listener_ports}
+            self.external_ips = self.exposure.address.apply(lambda address: {lb.type: address})
+            self.external_ip = self.exposure.address.apply(lambda address: address or "")
+        elif self.elbs and len(self.elbs) == len(args.matched_pools):
             # Pulumi created every EIP: the addresses are known per region.
             self.external_ips = pulumi.Output.all(**{
                 _region_key(pool, args.matched_pools): self.elbs[pool.id].address for pool in args.matched_pools

@@ -164,8 +164,10 @@ class LoadBalancer(Model):
     elb_ids: dict[Name, ElbId] = {}
     # One ELB serves several Services (self-managed ELB and EIP only).
     shared: bool = False
-    # `management: pulumi`: seconds a leaving backend keeps weight 0 before it is removed.
+    # `management: pulumi`: seconds a leaving backend keeps weight 0 before it is removed (NLB: connection drain).
     drain_seconds: Annotated[int, Field(ge=0, le=3600)] = 10
+    # NLB and CLB: a public or a VPC-internal address.
+    address_type: Literal["internet", "intranet"] = "internet"
     # NLB only: how pods are registered. `Ip` registers pod IPs (hybrid cloud/edge pods).
     server_group_type: Literal["Ip", "Instance"] = "Ip"
 

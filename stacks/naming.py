@@ -39,3 +39,23 @@ def resource_name(*parts: str) -> str:
 def service_key(service: Service) -> str:
     """`<namespace>/<name>`: the Service's identity, its component's name and its key in stack outputs."""
     return f"{service.namespace}/{service.name}"
+
+
+def region_of_zone(zone_id: str) -> str:
+    """`cn-hangzhou-k` -> `cn-hangzhou`: the region a zone belongs to."""
+    return zone_id.rsplit("-", 1)[0]
+
+
+def cloud_zones(pools: Iterable[NodePool]) -> dict[str, str]:
+    """Zone -> vSwitch of the cloud pools (the first vSwitch given for a zone), in zone order."""
+    zones: dict[str, str] = {}
+    for pool in pools:
+        if pool.type == "cloud":
+            for zone in pool.zones:
+                zones.setdefault(zone.zone_id, zone.vswitch_id)
+    return dict(sorted(zones.items()))
+
+
+def listener_name(port: int, service: str, namespace: str, cluster: str) -> str:
+    """The owner mark the cloud-controller-manager puts on listeners: `k8s/<port>/<svc>/<ns>/<cluster>`."""
+    return f"k8s/{port}/{service}/{namespace}/{cluster}"

@@ -104,3 +104,11 @@ def test_plan_of_the_edge_stack_shows_each_region_s_elb():
     assert out.count("RegionalElb elb/") == 3  # two for cube-svc, one for cube-api's Chengdu pool
     assert "listener/tcp-80" in out and "listener/https-443" in out
     assert "any change replaces it" in out
+
+
+def test_plan_of_the_hybrid_stack_shows_nlb_and_clb():
+    done = stacks("plan", "hybrid", "--json")
+    assert done.returncode == 0, done.stderr
+    types = {r["type"] for r in json.loads(done.stdout)["resources"]}
+    assert {"ack-edge-lb:nlb:NlbExposure", "ack-edge-lb:clb:ClbExposure", "alicloud:nlb/serverGroup:ServerGroup",
+            "alicloud:slb/listener:Listener"} <= types

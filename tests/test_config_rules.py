@@ -447,17 +447,23 @@ def elb_with_ccm(raw):
     lb(raw)["management"] = "ccm"
 
 
-@case("pulumi_owned_modes_not_supported_yet", "services[0].loadBalancer.management", "pulumi", "ccm",
-      message_word="not supported yet")
-def nlb_with_pulumi(raw):
-    lb(raw).update(type="nlb", management="pulumi")
-
-
-@case("pulumi_owned_modes_not_supported_yet", "services[0].loadBalancer.management", "pulumi", "ccm",
-      message_word="not supported yet")
-def clb_with_pulumi(raw):
+@case("clb_needs_cloud_nodes", "services[0].loadBalancer.type", "clb", "cloud", message_word="ECS")
+def clb_without_cloud_pools(raw):
+    raw["nodePools"] = raw["nodePools"][:2]
     svc(raw)["externalTrafficPolicy"] = "Cluster"
-    lb(raw).update(type="clb", management="pulumi")
+    lb(raw).update(type="clb", management="ccm")
+
+
+@case("scheduler_fits_type", "services[0].loadBalancer.scheduler", "iqch", "wrr")
+def nlb_without_iqch(raw):
+    lb(raw).update(type="nlb", management="ccm", scheduler="iqch")
+
+
+@case("scheduler_fits_type", "services[0].loadBalancer.scheduler", "qch", "tch")
+def clb_without_qch(raw):
+    svc(raw).update(externalTrafficPolicy="Cluster", nodePoolSelector={})
+    raw["nodePools"][2]["labels"] = {}
+    lb(raw).update(type="clb", management="ccm", scheduler="qch")
 
 
 # settings that only one type or mode reads
@@ -941,13 +947,20 @@ def test_pulumi_owned_elb_is_supported(config, load):
 
 
 @pytest.mark.parametrize("lb_type", ["nlb", "clb"])
-def test_pulumi_management_is_not_supported_yet(config, load, lb_type):
-    config["services"][0]["externalTrafficPolicy"] = "Cluster"
+def test_pulumi_owned_nlb_and_clb_are_supported(config, load, lb_type):
+    config["services"][0].update(externalTrafficPolicy="Cluster",
+                                 nodePoolSelector={} if lb_type == "nlb" else {"tier": "web"})
+    config["nodePools"][2]["labels"] = {"tier": "web"}
     lb(config).update(type=lb_type, management="pulumi")
-    problem = problem_at(errors_of(load, config), "services[0].loadBalancer.management")
-    assert_problem(problem, "pulumi", "until")
-    assert "not supported yet" in problem.message
-    assert lb_type.upper() in problem.message
+    assert load(config).config.services[0].load_balancer.management == "pulumi"
+
+
+def test_nlb_has_no_http_listener(config, load):
+    config["services"][0].update(externalTrafficPolicy="Cluster", nodePoolSelector={})
+    config["services"][0]["ports"][0]["listener"] = "http"
+    lb(config).update(type="nlb", management="pulumi")
+    problem = problem_at(errors_of(load, config), "services[0].ports[0].listener")
+    assert_problem(problem, "http", "tcp, udp")
 
 
 # --- warnings ----------------------------------------------------------------------------------------

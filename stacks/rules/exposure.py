@@ -109,6 +109,16 @@ def nlb_has_zone_mappings(cfg: StackConfig) -> Iterator[Problem]:
 
 
 @rule
+def clb_needs_cloud_nodes(cfg: StackConfig) -> Iterator[Problem]:
+    if any(p.type == "cloud" for p in cfg.node_pools):
+        return
+    for i, svc in enumerate(cfg.services):
+        if svc.load_balancer.type == "clb":
+            yield Problem(f"{lb_path(i)}.type", "clb", "a CLB's backends are ECS nodes, and the stack has no cloud pool",
+                          "add the cluster's cloud node pool under `nodePools` (type: cloud, with its zones)")
+
+
+@rule
 def local_only_features(cfg: StackConfig) -> Iterator[Problem]:
     for i, svc in enumerate(cfg.services):
         if svc.external_traffic_policy != "Cluster":

@@ -21,37 +21,49 @@ def management_fits_type(cfg: StackConfig) -> Iterator[Problem]:
                           f"use one of: {', '.join(allowed)}")
 
 
+# Listener protocols each kind of load balancer offers when Pulumi creates the listeners.
+LISTENER_PROTOCOLS = {"elb": ("tcp", "udp", "http", "https"), "clb": ("tcp", "udp", "http", "https"),
+                      "nlb": ("tcp", "udp")}
+# Schedulers per kind (ENS ELB annotations and listeners; NLB server groups; CLB listeners).
+SCHEDULERS = {"elb": ("rr", "wrr", "wlc", "sch", "tch", "qch", "iqch"), "nlb": ("rr", "wrr", "wlc", "sch", "tch", "qch"),
+              "clb": ("rr", "wrr", "wlc", "sch", "tch")}
+
+
 @rule
-def pulumi_owned_modes_not_supported_yet(cfg: StackConfig) -> Iterator[Problem]:
+def scheduler_fits_type(cfg: StackConfig) -> Iterator[Problem]:
     for i, svc in enumerate(cfg.services):
         lb = svc.load_balancer
-        if lb.management == "pulumi" and lb.type != "elb":
-            yield Problem(f"{lb_path(i)}.management", "pulumi",
-                          f"Pulumi-owned {lb.type.upper()} (`management: pulumi`) is not supported yet",
-                          f"use `ccm` for {lb.type} until the Pulumi-owned {lb.type.upper()} lands, or `type: elb`")
+        if lb.scheduler is not None and lb.scheduler not in SCHEDULERS[lb.type]:
+            yield Problem(f"{lb_path(i)}.scheduler", lb.scheduler, f"{lb.type.upper()} has no `{lb.scheduler}` scheduler",
+                          f"use one of: {', '.join(SCHEDULERS[lb.type])}")
 
 
 @rule
 def listeners_fit_mode(cfg: StackConfig) -> Iterator[Problem]:
     """Listener protocols and certificates are for the listeners Pulumi creates itself."""
     for i, svc in enumerate(cfg.services):
-        owned = svc.load_balancer.type == "elb" and svc.load_balancer.management == "pulumi"
+        lb_type = svc.load_balancer.type
+        owned = svc.load_balancer.management == "pulumi"
         for j, port in enumerate(svc.ports):
             at = f"{svc_path(i)}.ports[{j}]"
             if not owned and (port.listener is not None or port.certificate_id is not None):
                 key = "listener" if port.listener is not None else "certificateId"
                 yield Problem(f"{at}.{key}", getattr(port, "listener" if key == "listener" else "certificate_id"),
                               "the controller creates listeners from `protocol` alone; this setting is read only "
-                              "when Pulumi owns the ELB", f"remove `{key}`, or set `loadBalancer.management: pulumi`")
+                              "when Pulumi owns the load balancer",
+                              f"remove `{key}`, or set `loadBalancer.management: pulumi`")
                 continue
             wanted = port.listener_protocol
+            if wanted not in LISTENER_PROTOCOLS[lb_type]:
+                yield Problem(f"{at}.listener", wanted, f"{lb_type.upper()} has no {wanted.upper()} listener",
+                              f"use one of: {', '.join(LISTENER_PROTOCOLS[lb_type])}")
             if (wanted == "udp") != (port.protocol == "UDP"):
                 yield Problem(f"{at}.listener", wanted, f"a {wanted.upper()} listener cannot forward to "
                               f"{port.protocol} port {port.port}", "use `udp` for UDP ports, and `tcp`, `http` or "
                               "`https` for TCP ports")
             if wanted == "https" and port.certificate_id is None:
-                yield Problem(f"{at}.certificateId", None, "an HTTPS listener needs the ENS server certificate",
-                              "add `certificateId:` with the id of the certificate uploaded to ENS")
+                yield Problem(f"{at}.certificateId", None, "an HTTPS listener needs a server certificate",
+                              "add `certificateId:` with the id of the certificate uploaded to the load balancer service")
             if wanted != "https" and port.certificate_id is not None:
                 yield Problem(f"{at}.certificateId", port.certificate_id,
                               f"only HTTPS listeners take a certificate, this one is `{wanted}`",
@@ -64,7 +76,7 @@ def fields_fit_type(cfg: StackConfig) -> Iterator[Problem]:
     only = {
         "spec": ("elb",), "eip": ("elb",), "elb_ids": ("elb",), "shared": ("elb",),
         "server_group_type": ("nlb",),
-        "drain_seconds": ("elb",),
+        "address_type": ("nlb", "clb"),
     }
     for i, svc in enumerate(cfg.services):
         lb = svc.load_balancer

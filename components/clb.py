@@ -1,0 +1,95 @@
+"""ClbExposure: a Pulumi-owned CLB for on-cloud pods, and for edge pods through ECS forwarding.
+
+Per Service port a VServerGroup, a listener on the NodePort, and a BackendSync that registers ECS
+nodes: under `Cluster` every node of the cloud pools (for edge pods, the cloud nodes forward over
+Express Connect: the loader allows only `Cluster` then), under `Local` the nodes running a pod,
+weighted by their pod count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+from pulumi_alicloud import slb
+
+from components.backends.provider import BackendSync
+from components.listeners import ESTABLISHED_TIMEOUT_DEFAULT, LOCAL_HEALTH_PATH, SCHEDULER_DEFAULT
+from stacks.model import HealthCheck, NodePool, Service
+from stacks.naming import cloud_zones, elb_name, listener_name, region_of_zone
+
+SPEC = "slb.s1.small"
+
+
+def backend_pools(matched: Sequence[NodePool], every: Sequence[NodePool]) -> list[str]:
+    """Cloud nodes are the only CLB backends: the matched cloud pools, else (edge pods only) all cloud pools."""
+    cloud = [p.id for p in matched if p.type == "cloud"]
+    return cloud or [p.id for p in every if p.type == "cloud"]
+
+
+@dataclass(frozen=True)
+class ClbExposureArgs:
+    service: Service
+    cluster_id: str
+    node_pools: Sequence[NodePool]
+    matched_pools: Sequence[NodePool]
+    protect: bool
+    node_ports: Optional[pulumi.Output[list[Optional[int]]]] = None
+    health_check_node_port: Optional[pulumi.Output[Optional[int]]] = None
+    after: Sequence[pulumi.Resource] = ()
+
+
+class ClbExposure(pulumi.ComponentResource):
+    address: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ClbExposureArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("ack-edge-lb:clb:ClbExposure", name, None, opts)
+        svc, lb = args.service, args.service.load_balancer
+        zones = cloud_zones(args.node_pools)
+        region = region_of_zone(next(iter(zones)))
+        child = pulumi.ResourceOptions(parent=self)
+        self.load_balancer = slb.ApplicationLoadBalancer(
+            f"{name}/loadbalancer",
+            load_balancer_name=elb_name(svc.name, svc.namespace, "clb", args.cluster_id),
+            address_type=lb.address_type, load_balancer_spec=SPEC, payment_type="PayAsYouGo",
+            vswitch_id=next(iter(zones.values())) if lb.address_type == "intranet" else None,
+            delete_protection="on" if args.protect else "off",
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+        hc = lb.health_check or HealthCheck()
+        local = svc.external_traffic_policy == "Local"
+        pools = backend_pools(args.matched_pools, args.node_pools)
+        self.listeners, self.syncs = [], []
+        for index, port in enumerate(svc.ports):
+            protocol = port.listener_protocol
+            key = f"{protocol}-{port.port}"
+            mark = listener_name(port.port, svc.name, svc.namespace, args.cluster_id)
+            group = slb.ServerGroup(f"{name}/server-group/{key}", load_balancer_id=self.load_balancer.id, name=mark,
+                                    opts=child)
+            node_port = (args.node_ports.apply(lambda ports, i=index: ports[i] if ports else None)
+                         if args.node_ports is not None else None)
+            check: dict[str, Any] = {"healthy_threshold": hc.healthy_threshold,
+                                     "unhealthy_threshold": hc.unhealthy_threshold,
+                                     "health_check_interval": hc.interval, "health_check_timeout": hc.connect_timeout}
+            if protocol == "tcp":
+                check.update(health_check_type="http" if (local or hc.type == "http") else "tcp",
+                             persistence_timeout=lb.persistence_timeout,
+                             established_timeout=lb.established_timeout or ESTABLISHED_TIMEOUT_DEFAULT)
+            if protocol in ("http", "https") or check.get("health_check_type") == "http":
+                check.update(health_check="on", health_check_uri=LOCAL_HEALTH_PATH if local else (hc.uri or "/"))
+            if local and protocol != "udp" and args.health_check_node_port is not None:
+                check["health_check_connect_port"] = args.health_check_node_port
+            self.listeners.append(slb.Listener(
+                f"{name}/listener/{key}", load_balancer_id=self.load_balancer.id, frontend_port=port.port,
+                backend_port=node_port, protocol=protocol, server_group_id=group.id, bandwidth=-1,
+                scheduler=lb.scheduler or ("wrr" if lb.pod_level_balancing else SCHEDULER_DEFAULT),
+                server_certificate_id=port.certificate_id, description=mark, **check, opts=child))
+            self.syncs.append(BackendSync(
+                f"{name}/backends/{key}", kind="clb", group_id=group.id, namespace=svc.namespace, service=svc.name,
+                mode="local" if local else "cluster", pools=pools, port=node_port if node_port is not None else 0,
+                server_type="ecs", port_name=port.name, region_id=region, drain_seconds=lb.drain_seconds,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[group, *args.after])))
+        self.lb_id = self.load_balancer.id
+        self.address = self.load_balancer.address
+        self.listener_ports = [f"{p.listener_protocol}:{p.port}" for p in svc.ports]
+        self.register_outputs({"lbId": self.lb_id, "address": self.address, "listeners": self.listener_ports})
