@@ -54,10 +54,14 @@ def modes(config: dict) -> dict[str, dict]:
     clb["services"][0] |= {"externalTrafficPolicy": "Cluster", "nodePoolSelector": {},
                            "ports": [{"name": "http", "port": 80, "nodePort": 30080}],
                            "loadBalancer": {"type": "clb", "management": "ccm", "scheduler": "wrr"}}
+    owned = out["elb-pulumi"] = copy.deepcopy(config)
+    owned["services"][0]["loadBalancer"] = {"type": "elb", "management": "pulumi"}
+    nlb_owned = out["nlb-pulumi"] = copy.deepcopy(nlb)
+    nlb_owned["services"][0]["loadBalancer"]["management"] = "pulumi"
     return out
 
 
-@pytest.mark.parametrize("mode", ["elb-ecm", "elb-user", "nlb-ccm", "clb-ccm"])
+@pytest.mark.parametrize("mode", ["elb-ecm", "elb-user", "elb-pulumi", "nlb-ccm", "nlb-pulumi", "clb-ccm"])
 def test_every_cluster_object_is_schema_valid(config, plan, mode):
     run = plan(modes(config)[mode], preview=False)
     objects = [r for r in run.resources if r.type.startswith("kubernetes:")]
