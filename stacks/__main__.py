@@ -1,9 +1,10 @@
 """`python -m stacks`: validate a stack's configuration or plan it offline under Pulumi mocks.
 
     python -m stacks validate dev
-    python -m stacks plan dev [--file Pulumi.dev.yaml] [--json]
+    python -m stacks plan dev [--file Pulumi.dev.yaml] [--json | --format tree|json|mermaid]
+    python -m stacks plan dev --against origin/main      # what changes against the stack at a git ref
 
-Exit codes: 0 fine, 2 invalid configuration.
+Exit codes: 0 fine, 2 invalid configuration, 3 the plan at the other ref could not be made.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from stacks.load import load_stack_file, raw_from_stack_file, stack_file
 from stacks.problems import ConfigError
 
 INVALID = 2
+AGAINST_FAILED = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("stack", help="stack name, as in Pulumi.<stack>.yaml")
         sub.add_argument("--file", type=Path, help="stack file (default: Pulumi.<stack>.yaml beside Pulumi.yaml)")
-        sub.add_argument("--json", action="store_true", help="machine-readable output")
+        sub.add_argument("--json", action="store_true", help="machine-readable output (= --format json)")
+        if name == "plan":
+            sub.add_argument("--format", choices=("tree", "json", "mermaid"), default=None,
+                             help="tree (default), json, or the topology as a Mermaid diagram")
+            sub.add_argument("--against", metavar="GIT_REF",
+                             help="compare with the stack as it is at this git ref (file and program)")
     return parser
 
 
@@ -62,8 +69,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from stacks.render import print_plan
 
     run = run_program(raw_from_stack_file(path, args.stack), args.stack, preview=True)
-    if args.json:
+    form = "json" if args.json else (args.format or "tree")
+    if args.against:
+        from stacks.against import AgainstError, compare
+
+        try:
+            report = compare(args.against, args.stack, run)
+        except AgainstError as exc:
+            Console(stderr=True, highlight=False).print(f"[red]cannot compare[/] {exc}", markup=False)
+            return AGAINST_FAILED
+        print("\n".join(report.lines()))
+    elif form == "json":
         print(json.dumps(run.as_dict(), indent=2, default=str))
+    elif form == "mermaid":
+        from stacks.topology import fenced, mermaid
+
+        print(fenced(mermaid(run, loaded.config)))
     else:
         print_plan(run, loaded.config, console)
     return 0
