@@ -55,7 +55,8 @@ class ClbExposure(pulumi.ComponentResource):
             address_type=lb.address_type, load_balancer_spec=SPEC, payment_type="PayAsYouGo",
             vswitch_id=next(iter(zones.values())) if lb.address_type == "intranet" else None,
             delete_protection="on" if args.protect else "off",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
+                                        import_=lb.adopt["lb"].load_balancer_id if "lb" in lb.adopt else None))
         hc = lb.health_check or HealthCheck()
         local = svc.external_traffic_policy == "Local"
         pools = backend_pools(args.matched_pools, args.node_pools)

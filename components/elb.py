@@ -60,6 +60,7 @@ class RegionalElb(pulumi.ComponentResource):
         cloud_name = elb_name(svc.name, svc.namespace, pool.id, args.cluster_id)
         eip_config = svc.load_balancer.eip or Eip()
         guarded = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        adopt = svc.load_balancer.adopt.get(pool.id)
 
         self.load_balancer = alicloud.ens.LoadBalancer(
             f"{name}/loadbalancer",
@@ -71,7 +72,8 @@ class RegionalElb(pulumi.ComponentResource):
             payment_type=PAY_AS_YOU_GO,
             # Nothing of an ELB can be changed in place; backends are kept by ECM or BackendSync.
             opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(
-                replace_on_changes=["*"], ignore_changes=["backendServers"])),
+                replace_on_changes=["*"], ignore_changes=["backendServers"],
+                import_=adopt.load_balancer_id if adopt else None)),
         )
         self.eip = alicloud.ens.Eip(
             f"{name}/eip",
@@ -81,7 +83,7 @@ class RegionalElb(pulumi.ComponentResource):
             internet_charge_type=eip_config.charge_type,
             isp=eip_config.isp,
             payment_type=PAY_AS_YOU_GO,
-            opts=guarded,
+            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=adopt.eip_id if adopt else None)),
         )
         # An EIP binds to one instance at a time: a new ELB can only get it once the old one let go.
         self.attachment = alicloud.ens.EipInstanceAttachment(
@@ -89,7 +91,8 @@ class RegionalElb(pulumi.ComponentResource):
             allocation_id=self.eip.id,
             instance_id=self.load_balancer.id,
             instance_type="SlbInstance",
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, import_=(
+                f"{adopt.eip_id}:{adopt.load_balancer_id}:SlbInstance" if adopt else None)),
         )
         self.address_lookup = EipAddress(f"{name}/eip-address", self.eip.id,
                                          opts=pulumi.ResourceOptions(parent=self, depends_on=[self.attachment]))

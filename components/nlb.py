@@ -50,7 +50,8 @@ class NlbExposure(pulumi.ComponentResource):
             load_balancer_type="Network", address_type=lb.address_type.capitalize(), address_ip_version="ipv4",
             vpc_id=args.vpc_id, deletion_protection_enabled=args.protect,
             zone_mappings=[nlb.LoadBalancerZoneMappingArgs(zone_id=z, vswitch_id=v) for z, v in zones.items()],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
+                                        import_=lb.adopt["lb"].load_balancer_id if "lb" in lb.adopt else None))
         ip_mode = lb.server_group_type == "Ip"
         hc = lb.health_check or HealthCheck()
         drain = max(DRAIN_RANGE[0], min(DRAIN_RANGE[1], lb.drain_seconds))

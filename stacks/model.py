@@ -137,6 +137,13 @@ class Eip(Model):
     isp: Optional[Literal["cmcc", "unicom", "telecom"]] = None
 
 
+class Adopt(Model):
+    """An existing load balancer (and, for ELB, its EIP) to bring under Pulumi without changing its address."""
+
+    load_balancer_id: Annotated[str, StringConstraints(pattern=r"^(lb|nlb)-[a-z0-9]+$")]
+    eip_id: Optional[Annotated[str, StringConstraints(pattern=r"^eip-[a-z0-9]+$")]] = None
+
+
 LbType = Literal["elb", "nlb", "clb"]
 Management = Literal["ecm", "user", "pulumi", "ccm"]
 MANAGEMENT_BY_TYPE: dict[str, tuple[str, ...]] = {
@@ -164,6 +171,9 @@ class LoadBalancer(Model):
     elb_ids: dict[Name, ElbId] = {}
     # One ELB serves several Services (self-managed ELB and EIP only).
     shared: bool = False
+    # `management: pulumi`: existing load balancers to import (`pulumi import`) instead of creating them;
+    # keyed by node pool id for ELB, `lb` for NLB and CLB.
+    adopt: dict[str, Adopt] = {}
     # `management: pulumi`: seconds a leaving backend keeps weight 0 before it is removed (NLB: connection drain).
     drain_seconds: Annotated[int, Field(ge=0, le=3600)] = 10
     # NLB and CLB: a public or a VPC-internal address.

@@ -127,7 +127,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs["__provider"] = DYNAMIC_PROVIDER
             options = {"protect": request.protect, "replaceOnChanges": list(request.replaceOnChanges),
                        "ignoreChanges": list(request.ignoreChanges),
-                       "deleteBeforeReplace": request.deleteBeforeReplace}
+                       "deleteBeforeReplace": request.deleteBeforeReplace, "import": request.importId}
             self.run.resources.append(Registration(
                 type=request.type,
                 name=request.name,

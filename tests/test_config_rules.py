@@ -447,6 +447,11 @@ def elb_with_ccm(raw):
     lb(raw)["management"] = "ccm"
 
 
+@case("adoption_fits_mode", "services[0].loadBalancer.adopt.np-hefei.eipId", None, "eipId", message_word="address")
+def adopted_elb_without_its_eip(raw):
+    lb(raw).update(management="pulumi", adopt={"np-hefei": {"loadBalancerId": "lb-live1"}})
+
+
 @case("clb_needs_cloud_nodes", "services[0].loadBalancer.type", "clb", "cloud", message_word="ECS")
 def clb_without_cloud_pools(raw):
     raw["nodePools"] = raw["nodePools"][:2]

@@ -109,6 +109,31 @@ def nlb_has_zone_mappings(cfg: StackConfig) -> Iterator[Problem]:
 
 
 @rule
+def adoption_fits_mode(cfg: StackConfig) -> Iterator[Problem]:
+    for i, svc in enumerate(cfg.services):
+        lb = svc.load_balancer
+        if not lb.adopt:
+            continue
+        at = f"{lb_path(i)}.adopt"
+        if lb.management != "pulumi":
+            yield Problem(at, sorted(lb.adopt), "only Pulumi-owned load balancers are imported",
+                          "set `management: pulumi`, or bind existing ELBs with `management: user` and `elbIds`")
+            continue
+        keys = {p.id for p in matched(cfg, svc)} if lb.type == "elb" else {"lb"}
+        for key, adopt in sorted(lb.adopt.items()):
+            if key not in keys:
+                yield Problem(f"{at}.{key}", adopt.load_balancer_id,
+                              "nothing is created under this key, so nothing can be imported",
+                              f"use one of: {', '.join(sorted(keys))}")
+            if lb.type == "elb" and adopt.eip_id is None:
+                yield Problem(f"{at}.{key}.eipId", None, "an ELB is imported with its EIP, or the address changes",
+                              "add `eipId: eip-...`, the EIP bound to that ELB")
+            if lb.type != "elb" and adopt.eip_id is not None:
+                yield Problem(f"{at}.{key}.eipId", adopt.eip_id, f"{lb.type.upper()} addresses are not EIPs here",
+                              "remove `eipId`")
+
+
+@rule
 def clb_needs_cloud_nodes(cfg: StackConfig) -> Iterator[Problem]:
     if any(p.type == "cloud" for p in cfg.node_pools):
         return
