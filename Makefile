@@ -4,13 +4,21 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
+# The policy pack (policy/) has its own virtualenv: pulumi-policy 1.21 pins protobuf 5, the program uses 6.
+POLICY_VENV := policy/venv
+POLICY_STAMP := $(POLICY_VENV)/.installed
 
-.PHONY: plan test lint validate bench bench-sync preview up clean
+.PHONY: plan test lint validate bench bench-sync preview up clean policy-test
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+
+$(POLICY_STAMP): policy/requirements.txt
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt pytest==9.2.0
+	touch $(POLICY_STAMP)
 
 plan: $(STAMP) ## offline plan of a stack under Pulumi mocks (default: dev)
 	$(PY) -m stacks plan $(STACK)
@@ -18,9 +26,13 @@ plan: $(STAMP) ## offline plan of a stack under Pulumi mocks (default: dev)
 validate: $(STAMP) ## check a stack's configuration only
 	$(PY) -m stacks validate $(STACK)
 
-test: $(STAMP) ## lint, then the whole test suite
+test: $(STAMP) $(POLICY_STAMP) ## lint, then the whole test suite, then the policy pack's tests
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n 2
+	cd policy && venv/bin/python -m pytest -q tests
+
+policy-test: $(STAMP) $(POLICY_STAMP) ## the policy pack's tests only (policy/venv; they plan stacks with venv/)
+	cd policy && venv/bin/python -m pytest -q tests
 
 lint: $(STAMP) ## ruff (style, imports, likely bugs)
 	$(VENV)/bin/ruff check .

