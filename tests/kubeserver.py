@@ -36,16 +36,16 @@ import binascii
 import hmac
 import itertools
 import json
-import socket
 import threading
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
+
+from tests.loopback import LoopbackServer, TrackedHandler
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
 ENS_INSTANCE_LABEL = "alibabacloud.com/ens-instance-id"
@@ -110,29 +110,12 @@ def _copy(obj: Json) -> Json:
     return json.loads(json.dumps(obj))  # handlers serialise outside the lock
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pool expects
+class _Handler(TrackedHandler):
     timeout = 10  # an idle keep-alive connection ends on its own
     server_version = "FakeKubeAPIServer"
 
-    def setup(self) -> None:
-        super().setup()
-        # One write per answer, without Nagle: no delayed-ACK stall (~40 ms) per request.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.kube._track(self.request, open_=True)
-
-    def finish(self) -> None:
-        self.server.kube._track(self.request, open_=False)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
     def do_GET(self) -> None:
-        self.server.kube._serve(self)
-
-    def log_message(self, *args: Any) -> None:  # nothing on stderr: headers carry the token
-        pass
+        self.server.owner._serve(self)
 
     def reply(self, status: int, payload: Json, headers: dict[str, str]) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
@@ -146,8 +129,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class KubeServer:
+class KubeServer(LoopbackServer):
     """Nodes, Services and EndpointSlices in plain dicts, served on 127.0.0.1:<ephemeral port>."""
+
+    handler = _Handler
+    thread_name = "fake-kube-apiserver"
 
     def __init__(self, token: Optional[str] = None, *, max_page: Optional[int] = None):
         self._token = token  # compared, never recorded
@@ -160,53 +146,13 @@ class KubeServer:
         self.lock = threading.RLock()
         self._rv = itertools.count(1000)
         self._node_ports = itertools.count(30080)
-        self._connections: set[socket.socket] = set()
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        super().__init__()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the server is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> "KubeServer":
-        if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            self._server.daemon_threads = True
-            self._server.kube = self  # type: ignore[attr-defined]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                            name="fake-kube-apiserver", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        with self.lock:
-            open_connections = list(self._connections)
-        for conn in open_connections:  # idle keep-alive handlers would otherwise wait out their timeout
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> "KubeServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def _track(self, conn: socket.socket, open_: bool) -> None:
-        with self.lock:
-            (self._connections.add if open_ else self._connections.discard)(conn)
+        return f"http://127.0.0.1:{self.port}"
 
     def kubeconfig(self, token: str = "t") -> str:
         """Kubeconfig YAML text: this server (plain http), a user with `token`, a current context."""

@@ -29,16 +29,16 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from tests.loopback import LoopbackServer, TrackedHandler
 
 from .product import COMMON_ERRORS, ApiError, Params, Product, error
 
@@ -118,31 +118,14 @@ def _v2_signature(secret: str, method: str, params: dict[str, str]) -> str:
     return base64.b64encode(hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()).decode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+class _Handler(TrackedHandler):
     timeout = 10  # an idle keep-alive connection ends on its own: no handler thread lives forever
     server_version = "AlibabaCloudEmulator"
 
-    def setup(self) -> None:
-        super().setup()
-        # Without it, a response written in pieces meets delayed ACK: ~45 ms per call (FACTS section 2).
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.emulator._track(self.request, open_=True)
-
-    def finish(self) -> None:
-        self.server.emulator._track(self.request, open_=False)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
     def do_POST(self) -> None:
-        self.server.emulator._serve(self)
+        self.server.owner._serve(self)
 
     do_GET = do_PUT = do_DELETE = do_POST
-
-    def log_message(self, *args: Any) -> None:  # requests carry signatures: keep them off stderr
-        pass
 
     def reply(self, status: int, payload: dict[str, Any], request_id: str) -> None:
         body = json.dumps(payload).encode()
@@ -155,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class Emulator:
+class Emulator(LoopbackServer):
     """Alibaba Cloud RPC APIs on 127.0.0.1:<ephemeral port>, one Product per API version.
 
     with Emulator() as emu:                       # ENS by default; Emulator([Ens(), Nlb()]) for more
@@ -172,6 +155,9 @@ class Emulator:
     Rate limits are per (product, access key id, action): set `product.rate_limits[action]` to calls per
     second or (rate, burst), None to lift one, or `emu.rate_limits = False` for all; `clock` drives them.
     """
+
+    handler = _Handler
+    thread_name = "alibabacloud-emulator"
 
     def __init__(self, products: Optional[Iterable[Product]] = None, *, latency: float = 0.0,
                  rate_limits: bool = True, secrets: Optional[dict[str, str]] = None,
@@ -191,10 +177,7 @@ class Emulator:
         self.lock = threading.RLock()
         self._buckets = _Buckets(clock)
         self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        super().__init__()
 
     def __getattr__(self, name: str) -> Product:
         for product in self.__dict__.get("products", {}).values():
@@ -206,46 +189,15 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        return f"127.0.0.1:{self.port}"
 
     def start(self) -> "Emulator":
         if self._server is None:
             self._stopping.clear()
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            self._server.emulator = self  # type: ignore[attr-defined]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                            name="alibabacloud-emulator", daemon=True)
-            self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self) -> None:
-        if self._server is None:
-            return
+    def _before_stop(self) -> None:
         self._stopping.set()  # wakes stalled handlers
-        self._server.shutdown()
-        with self._connections_lock:
-            open_connections = list(self._connections)
-        for conn in open_connections:  # idle keep-alive handlers would otherwise wait for their timeout
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> "Emulator":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def _track(self, conn: socket.socket, open_: bool) -> None:
-        with self._connections_lock:
-            (self._connections.add if open_ else self._connections.discard)(conn)
 
     # --- test controls --------------------------------------------------------------------------
 
