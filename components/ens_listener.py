@@ -25,6 +25,7 @@ from pulumi.dynamic import (
 )
 
 from components.cloud.ens import EnsProvider
+from components.cloud.wire import gone, normalized
 
 # What cannot change in place: SetLoadBalancer*ListenerAttribute takes no backend port.
 REPLACE_ON = ("loadBalancerId", "protocol", "listenerPort", "backendServerPort")
@@ -41,25 +42,10 @@ ATTRIBUTES = {
                         "IdleTimeout", "RequestTimeout"}),
 }
 REQUIRED = {"tcp": frozenset({"Scheduler"}), "https": frozenset({"Scheduler", "ServerCertificateId"})}
-GONE_CODES = ("NotFound", "NotExist")
 
 
 def listener_id(lb_id: str, protocol: str, port: int) -> str:
     return f"{lb_id}/{protocol}/{int(port)}"
-
-
-def _normalized(value: Any) -> Any:
-    """Numbers come back from the engine as floats: 80.0 and 80 are the same port."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _normalized(v) for k, v in value.items()}
-    return value
-
-
-def _gone(exc: BaseException) -> bool:
-    code = getattr(exc, "code", None) or ""
-    return any(marker in code for marker in GONE_CODES)
 
 
 class EnsListenerProvider(EnsProvider):
@@ -74,7 +60,7 @@ class EnsListenerProvider(EnsProvider):
         if protocol not in PROTOCOLS:
             failures.append(CheckFailure("protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}"))
         for key in ("listenerPort", "backendServerPort"):
-            port = _normalized(news.get(key))
+            port = normalized(news.get(key))
             if not isinstance(port, int) or not 1 <= port <= 65535:
                 failures.append(CheckFailure(key, f"{port!r} is not a port number (1-65535)"))
         if not str(news.get("loadBalancerId", "")).startswith("lb-"):
@@ -87,17 +73,17 @@ class EnsListenerProvider(EnsProvider):
             missing = sorted(REQUIRED[protocol] - set(attributes))
             if missing:
                 failures.append(CheckFailure("attributes", f"{protocol.upper()} listeners need {missing}"))
-        return CheckResult(_normalized(news), failures)
+        return CheckResult(normalized(news), failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        olds, news = _normalized(olds), _normalized(news)
+        olds, news = normalized(olds), normalized(news)
         replaces = [key for key in REPLACE_ON if olds.get(key) != news.get(key)]
         drift = olds.get("status") not in (None, "Running")
         changed = replaces or olds.get("attributes") != news.get("attributes") or drift
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        props = _normalized(props)
+        props = normalized(props)
         api, protocol = self.api(), props["protocol"]
         lb_id, port = props["loadBalancerId"], props["listenerPort"]
         self._wait_active(api, lb_id)
@@ -111,34 +97,34 @@ class EnsListenerProvider(EnsProvider):
         return CreateResult(listener_id(lb_id, protocol, port), {**props, "status": status})
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        news = _normalized(news)
+        news = normalized(news)
         api, protocol = self.api(), news["protocol"]
         api.set_listener(protocol, news["loadBalancerId"], news["listenerPort"], news.get("attributes") or {})
         status = self._ensure_running(api, protocol, news["loadBalancerId"], news["listenerPort"])
         return UpdateResult({**news, "status": status})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = _normalized(props)
+        props = normalized(props)
         lb_id, protocol, port = _parse_id(id_, props)
         try:
             live = self.api().describe_listener(protocol, lb_id, port)
         except Exception as exc:  # noqa: BLE001
-            if _gone(exc):
+            if gone(exc):
                 return ReadResult("", {})
             raise
         managed = props.get("attributes") or {}
-        attributes = {key: _normalized(live.get(key)) for key in managed}
+        attributes = {key: normalized(live.get(key)) for key in managed}
         outs = {**props, "loadBalancerId": lb_id, "protocol": protocol, "listenerPort": port,
-                "backendServerPort": _normalized(live.get("BackendServerPort", props.get("backendServerPort"))),
+                "backendServerPort": normalized(live.get("BackendServerPort", props.get("backendServerPort"))),
                 "attributes": attributes, "status": live.get("Status")}
         return ReadResult(id_, outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        lb_id, protocol, port = _parse_id(id_, _normalized(props))
+        lb_id, protocol, port = _parse_id(id_, normalized(props))
         try:
             self.api().delete_listener(protocol, lb_id, port)
         except Exception as exc:  # noqa: BLE001
-            if not _gone(exc):
+            if not gone(exc):
                 raise
 
     def _wait_active(self, api, lb_id: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from stacks.load import Loaded, validate
 from stacks.offline import Run, run_program
+from tests.emulator import FakeClock
 
 CLUSTER = {"id": "c0123456789abcdef", "vpcId": "vpc-bp1test", "network": "terway-edge",
            "expressConnect": True, "ecmVersion": "2.1.0"}
@@ -59,3 +60,9 @@ def load() -> Callable[[dict[str, Any]], Loaded]:
 def plan() -> Callable[..., Run]:
     """Run `__main__.py` under mocks with a raw configuration (preview by default)."""
     return lambda raw, stack="test", preview=True, after_apply=None: run_program(raw, stack, preview, after_apply)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A hand-moved clock for the emulator's rate limits and asynchronous states."""
+    return FakeClock()

@@ -24,24 +24,11 @@ from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 from darabonba.exceptions import UnretryableException
 
-from tests.emulator import Emulator, Ens, Params, Product
+from tests.emulator import Emulator, Ens, FakeClock, Params, Product
 
 SECRET = "sk-not-for-logs"
 REGION = "cn-hefei-cmcc-2"
 LB_NAME = "k8s/cube-svc/default/np-hefei/c01"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

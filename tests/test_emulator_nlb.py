@@ -18,22 +18,9 @@ from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 from darabonba.exceptions import UnretryableException
 
-from tests.emulator import Emulator, Nlb
+from tests.emulator import Emulator, FakeClock, Nlb
 
 SECRET = "sk-nlb-test"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

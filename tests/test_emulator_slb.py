@@ -19,23 +19,10 @@ from alibabacloud_slb20140515.client import Client
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 from alibabacloud_tea_openapi.models import Config
 
-from tests.emulator import Emulator, Ens, Nlb, Slb
+from tests.emulator import Emulator, Ens, FakeClock, Nlb, Slb
 
 SECRET = "sk-slb-test"
 REGION = "cn-hangzhou"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

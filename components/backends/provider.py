@@ -29,31 +29,21 @@ from pulumi.dynamic import (
 from components.backends.desired import Target
 from components.backends.model import BATCH_LIMITS, Backend
 from components.cloud import credentials
+from components.cloud.wire import gone, normalized
 
 MODES = ("cluster", "local", "ip")
 # A different group or Service is a different resource: the old one's backends are released.
 REPLACE_ON = ("kind", "groupId", "namespace", "service")
 INPUTS = (*REPLACE_ON, "regionId", "portName", "mode", "pools", "port", "serverType", "drainSeconds")
 KUBECONFIG_CONFIG = "kubernetes:kubeconfig"  # the setting pulumi-kubernetes reads, usually a secret
-GONE_CODES = ("NotFound", "NotExist")
-
-
-def _normalized(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _normalized(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    return value
 
 
 def _inputs(props: dict[str, Any]) -> dict[str, Any]:
-    return {key: _normalized(props.get(key)) for key in INPUTS}
+    return {key: normalized(props.get(key)) for key in INPUTS}
 
 
 def _stored(props: dict[str, Any]) -> list[Backend]:
-    return [Backend.from_dict(_normalized(raw)) for raw in props.get("backends") or []]
+    return [Backend.from_dict(normalized(raw)) for raw in props.get("backends") or []]
 
 
 def _outputs(inputs: dict[str, Any], backends: tuple[Backend, ...] | list[Backend], desired_hash: str) -> dict[str, Any]:
@@ -115,13 +105,13 @@ class BackendSyncProvider(ResourceProvider):
         for key in ("groupId", "namespace", "service"):
             if not news.get(key):
                 failures.append(CheckFailure(key, f"`{key}` is required"))
-        port = _normalized(news.get("port") or 0)
+        port = normalized(news.get("port") or 0)
         if not isinstance(port, int) or not 0 <= port <= 65535:
             failures.append(CheckFailure("port", f"{port!r} is not a port number"))
         drain = news.get("drainSeconds") or 0
         if not isinstance(drain, (int, float)) or not 0 <= drain <= 3600:
             failures.append(CheckFailure("drainSeconds", f"{drain!r} is not 0-3600 seconds"))
-        return CheckResult(_normalized(news), failures)
+        return CheckResult(normalized(news), failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         from components.backends.desired import desired
@@ -145,12 +135,12 @@ class BackendSyncProvider(ResourceProvider):
         return UpdateResult(self._sync(_inputs(news), {b.key for b in _stored(olds)}))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        props = _normalized(props)
+        props = normalized(props)
         group = self._group(props)
         try:
             live = group.list()
         except Exception as exc:  # noqa: BLE001 - only "gone" is an answer; the rest is an error
-            if any(marker in (getattr(exc, "code", None) or "") for marker in GONE_CODES):
+            if gone(exc):
                 return ReadResult("", {})
             raise
         mine = {b.key for b in _stored(props)} | group.marked(live)
@@ -160,7 +150,7 @@ class BackendSyncProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         from components.backends.sync import release
 
-        props = _normalized(props)
+        props = normalized(props)
         release(self._group(props), {b.key for b in _stored(props)}, drain_seconds=float(props.get("drainSeconds") or 0))
 
 

@@ -15,7 +15,7 @@ product.py: ApiError, Params and Product, what a product module (ens.py, nlb.py,
 from .ens import Ens
 from .nlb import Nlb
 from .product import ApiError, Params, Product
-from .server import Call, Emulator, Fault
+from .server import Call, Emulator, FakeClock, Fault
 from .slb import Slb
 
-__all__ = ["ApiError", "Call", "Emulator", "Ens", "Fault", "Nlb", "Params", "Product", "Slb"]
+__all__ = ["ApiError", "Call", "Emulator", "Ens", "FakeClock", "Fault", "Nlb", "Params", "Product", "Slb"]

@@ -138,6 +138,16 @@ class _Handler(TrackedHandler):
             self.close_connection = True
 
 
+class FakeClock:
+    """A clock tests move by hand (`clock.now += 1`), for the rate limits and timed transitions."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Emulator(LoopbackServer):
     """Alibaba Cloud RPC APIs on 127.0.0.1:<ephemeral port>, one Product per API version.
 
