@@ -6,6 +6,7 @@ Thin on purpose: load the stack configuration, declare one EdgeService per servi
 import pulumi
 
 from components.edge_service import EdgeService, EdgeServiceArgs
+from components.providers import RegionalProviders
 from stacks.load import load_pulumi_config
 from stacks.naming import matched_pools, service_key
 from stacks.problems import ConfigError
@@ -20,6 +21,8 @@ for warning in loaded.warnings:
     pulumi.log.warn(str(warning))
 
 config = loaded.config
+# NLBs and CLBs are regional: their resources get a provider for the cluster's region (components/providers.py).
+providers = RegionalProviders()
 exposed = {}
 for service in config.services:
     key = service_key(service)
@@ -29,6 +32,7 @@ for service in config.services:
         node_pools=config.node_pools,
         matched_pools=matched_pools(service, config.node_pools),
         protect=config.protected(pulumi.get_stack()),
+        providers=providers,
     ))
 
 pulumi.export("externalIp", {key: svc.external_ip for key, svc in exposed.items()})

@@ -17,7 +17,7 @@ from pulumi_alicloud import slb
 from components.backends.provider import BackendSync
 from components.listeners import ESTABLISHED_TIMEOUT_DEFAULT, LOCAL_HEALTH_PATH, SCHEDULER_DEFAULT
 from stacks.model import HealthCheck, NodePool, Service
-from stacks.naming import cloud_zones, elb_name, listener_name, region_of_zone
+from stacks.naming import cloud_zones, listener_name, nlb_name, region_of_zone
 
 SPEC = "slb.s1.small"
 
@@ -38,24 +38,30 @@ class ClbExposureArgs:
     node_ports: Optional[pulumi.Output[list[Optional[int]]]] = None
     health_check_node_port: Optional[pulumi.Output[Optional[int]]] = None
     after: Sequence[pulumi.Resource] = ()
+    # The alicloud provider of the cluster's region (components/providers.py).
+    provider: Optional[pulumi.ProviderResource] = None
 
 
 class ClbExposure(pulumi.ComponentResource):
     address: pulumi.Output[str]
 
     def __init__(self, name: str, args: ClbExposureArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("ack-edge-lb:clb:ClbExposure", name, None, opts)
+        # Protected as a whole: every child inherits `protect`, so a destroy, or a pool leaving the selector,
+        # stops at the first of them instead of deleting listeners and backends before the load balancer.
+        # Its cloud resources take the provider of the cluster's region, never the default's (cn-beijing).
+        super().__init__("ack-edge-lb:clb:ClbExposure", name, None, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            protect=args.protect, providers=[args.provider] if args.provider is not None else None)))
         svc, lb = args.service, args.service.load_balancer
         zones = cloud_zones(args.node_pools)
         region = region_of_zone(next(iter(zones)))
         child = pulumi.ResourceOptions(parent=self)
         self.load_balancer = slb.ApplicationLoadBalancer(
             f"{name}/loadbalancer",
-            load_balancer_name=elb_name(svc.name, svc.namespace, "clb", args.cluster_id),
+            load_balancer_name=nlb_name(svc.name, svc.namespace, args.cluster_id),
             address_type=lb.address_type, load_balancer_spec=SPEC, payment_type="PayAsYouGo",
             vswitch_id=next(iter(zones.values())) if lb.address_type == "intranet" else None,
             delete_protection="on" if args.protect else "off",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
+            opts=pulumi.ResourceOptions(parent=self,
                                         import_=lb.adopt["lb"].load_balancer_id if "lb" in lb.adopt else None))
         hc = lb.health_check or HealthCheck()
         local = svc.external_traffic_policy == "Local"
@@ -84,7 +90,9 @@ class ClbExposure(pulumi.ComponentResource):
                 f"{name}/listener/{key}", load_balancer_id=self.load_balancer.id, frontend_port=port.port,
                 backend_port=node_port, protocol=protocol, server_group_id=group.id, bandwidth=-1,
                 scheduler=lb.scheduler or ("wrr" if lb.pod_level_balancing else SCHEDULER_DEFAULT),
-                server_certificate_id=port.certificate_id, description=mark, **check, opts=child))
+                server_certificate_id=port.certificate_id, description=mark, **check,
+                # A new NodePort (backendPort, force-new) means a new listener on the same frontend port.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True)))
             self.syncs.append(BackendSync(
                 f"{name}/backends/{key}", kind="clb", group_id=group.id, namespace=svc.namespace, service=svc.name,
                 mode="local" if local else "cluster", pools=pools, port=node_port if node_port is not None else 0,

@@ -16,14 +16,13 @@ import pulumi_kubernetes as k8s
 
 from components import annotations as ann
 from components.clb import ClbExposure, ClbExposureArgs
+from components.cluster_patch import NODE_POOL_WAIT, POOL_SERVICE_WAIT, ExistingObjectPatch
 from components.elb import RegionalElb, RegionalElbArgs
 from components.listeners import listener_specs
 from components.nlb import NlbExposure, NlbExposureArgs
+from components.providers import RegionalProviders
 from stacks.model import Cluster, NodePool, Service, Workload
-from stacks.naming import pool_service_name
-
-NODEPOOL_API = "apps.openyurt.io/v1beta2"
-POOLSERVICE_API = "network.openyurt.io/v1alpha1"
+from stacks.naming import cloud_region, pool_service_name
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,8 @@ class EdgeServiceArgs:
     matched_pools: Sequence[NodePool]
     # Protect Pulumi-created ELBs and EIPs against deletion.
     protect: bool = False
+    # Providers of the regional resources (NLB, CLB); one per region, shared by the services.
+    providers: Optional[RegionalProviders] = None
 
 
 def _addresses(status: Any) -> list[str]:
@@ -74,22 +75,30 @@ class EdgeService(pulumi.ComponentResource):
                     for p in svc.ports
                 ],
             ),
-            opts=child,
+            # `spec.loadBalancerClass` cannot change once set (Kubernetes API), and pulumi-kubernetes would
+            # update it in place ("field is immutable"): switching `type` or `management` replaces the
+            # Service, deleting the old one first since both have one name (contracts/kubernetes.py).
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["spec.loadBalancerClass"],
+                                        delete_before_replace=True),
         )
 
         lb = svc.load_balancer
         controller_elb = lb.type == "elb" and lb.management in ("ecm", "user")
         # Patches are plain dicts, not typed Args: there is one per pool, and at hundreds of pools the
         # typed inputs' translation was most of the program's own cost (bench/plan_scale.py).
+        # Patches of objects others create (ACK the NodePools, ECM the PoolServices), which never create
+        # them: a server-side-apply patch would (components/cluster_patch.py).
         self.node_pool_patches = [
-            k8s.apiextensions.CustomResourcePatch(f"{name}/nodepool/{pool.id}", api_version=NODEPOOL_API,
-                                                  kind="NodePool", metadata=_node_pool_patch_metadata(svc, pool),
-                                                  opts=child)
+            ExistingObjectPatch.node_pool(f"{name}/nodepool/{pool.id}", node_pool=pool.id,
+                                          **_node_pool_patch(svc, pool), wait_seconds=NODE_POOL_WAIT, opts=child)
             for pool in args.matched_pools if controller_elb]
         owned = lb.management == "pulumi"
         # What Kubernetes allocates for the Service, which Pulumi-owned listeners forward to.
-        node_ports = self.service.spec.apply(lambda s: [p.node_port for p in (s.ports or [])]) if owned else None
-        health_port = self.service.spec.apply(lambda s: s.health_check_node_port) if owned else None
+        node_ports = self.service.spec.apply(lambda s: [_allocated(p.node_port) for p in (s.ports or [])]
+                                             ) if owned else None
+        health_port = self.service.spec.apply(
+            lambda s: _allocated(s.health_check_node_port) if svc.external_traffic_policy == "Local" else None
+        ) if owned else None
         # ELBs Pulumi creates: every pool under `pulumi`, the pools without an `elbIds` entry under `user`.
         self.elbs: dict[str, RegionalElb] = {}
         if lb.type == "elb" and lb.management in ("user", "pulumi"):
@@ -104,32 +113,31 @@ class EdgeService(pulumi.ComponentResource):
                 ), opts=child)
         # A Pulumi-owned NLB or CLB: one load balancer for the Service, not one per region.
         self.exposure: Optional[NlbExposure | ClbExposure] = None
+        regional = None
+        if owned and lb.type in ("nlb", "clb"):
+            regional = (args.providers or RegionalProviders()).alicloud(cloud_region(args.node_pools))
         if owned and lb.type == "nlb":
             self.exposure = NlbExposure(f"{name}/nlb", NlbExposureArgs(
                 service=svc, cluster_id=args.cluster.id, vpc_id=args.cluster.vpc_id, node_pools=args.node_pools,
                 matched_pools=args.matched_pools, protect=args.protect, node_ports=node_ports, after=[self.service],
+                provider=regional,
             ), opts=child)
         elif owned and lb.type == "clb":
             self.exposure = ClbExposure(f"{name}/clb", ClbExposureArgs(
                 service=svc, cluster_id=args.cluster.id, node_pools=args.node_pools, matched_pools=args.matched_pools,
                 protect=args.protect, node_ports=node_ports, health_check_node_port=health_port, after=[self.service],
+                provider=regional,
             ), opts=child)
         self.pool_service_patches = []
         if lb.type == "elb" and lb.management == "user":
-            # ECM creates PoolService `<svc>-<pool>` once the Service exists; the ELB id binds it.
+            # ECM creates PoolService `<svc>-<pool>` once the Service exists; the binding waits for it (at most
+            # POOL_SERVICE_WAIT), then puts the ELB id on it.
             for pool in args.matched_pools:
                 elb_id = lb.elb_ids.get(pool.id) or self.elbs[pool.id].elb_id
-                self.pool_service_patches.append(k8s.apiextensions.CustomResourcePatch(
-                    f"{name}/poolservice/{pool.id}",
-                    api_version=POOLSERVICE_API,
-                    kind="PoolService",
-                    metadata={
-                        "name": pool_service_name(svc.name, pool.id),
-                        "namespace": svc.namespace,
-                        "annotations": {ann.LOADBALANCER_ID: elb_id},
-                    },
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
-                ))
+                self.pool_service_patches.append(ExistingObjectPatch.pool_service(
+                    f"{name}/poolservice/{pool.id}", namespace=svc.namespace,
+                    pool_service=pool_service_name(svc.name, pool.id), annotations={ann.LOADBALANCER_ID: elb_id},
+                    wait_seconds=POOL_SERVICE_WAIT, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service])))
 
         self.workload = None
         if svc.workload is not None:
@@ -168,10 +176,18 @@ class EdgeService(pulumi.ComponentResource):
         })
 
 
-def _node_pool_patch_metadata(svc: Service, pool: NodePool) -> dict[str, Any]:
+def _allocated(port: Optional[int]) -> Any:
+    """A port the API server allocates (NodePort, healthCheckNodePort). A preview that cannot dry-run the
+    Service (pulumi-kubernetes returns the inputs then) sees none: it is unknown until the Service exists,
+    not absent, so the listeners that take it are checked once it is known."""
+    if port is None and pulumi.runtime.is_dry_run():
+        return pulumi.output.UNKNOWN
+    return port
+
+
+def _node_pool_patch(svc: Service, pool: NodePool) -> dict[str, Any]:
     """ECM reads the selector label and the ENS placement from each NodePool."""
     return {
-        "name": pool.id,
         "labels": {key: pool.labels[key] for key in sorted(svc.node_pool_selector)},
         "annotations": ann.node_pool_annotations(pool),
     }
@@ -201,7 +217,7 @@ def _demo_workload(name: str, workload: Workload, svc: Service, pools: Sequence[
                         required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
                             node_selector_terms=[k8s.core.v1.NodeSelectorTermArgs(match_expressions=[
                                 k8s.core.v1.NodeSelectorRequirementArgs(
-                                    key=ann.NODEPOOL_LABEL, operator="In", values=[p.id for p in pools]),
+                                    key=ann.NODEPOOL_LABEL, operator="In", values=sorted(p.id for p in pools)),
                             ])],
                         ),
                     )),

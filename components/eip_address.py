@@ -16,12 +16,13 @@ from pulumi.dynamic import (
     CreateResult,
     DiffResult,
     ReadResult,
-    Resource,
     UpdateResult,
 )
 
 from components.cloud.ens import EnsProvider
 from components.cloud.retry import wait_for
+from components.cloud.wire import is_known
+from components.dynamic import DynamicResource
 
 IN_USE = "InUse"
 
@@ -30,13 +31,17 @@ class EipAddressProvider(EnsProvider):
     """Looks the EIP up; owns nothing."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """An allocation id not known yet (the EIP is created in the same preview) passes, and stays unknown."""
         failures = []
-        if not str(news.get("allocationId", "")).startswith("eip-"):
-            failures.append(CheckFailure("allocationId", f"{news.get('allocationId')!r} is not an EIP id (eip-...)"))
+        allocation_id = news.get("allocationId")
+        if is_known(allocation_id) and not (isinstance(allocation_id, str) and allocation_id.startswith("eip-")):
+            failures.append(CheckFailure("allocationId", f"{allocation_id!r} is not an EIP id (eip-...)"))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = ["allocationId"] if olds.get("allocationId") != news.get("allocationId") else []
+        """Another EIP, or one not known yet, is another address: a replacement."""
+        allocation_id = news.get("allocationId")
+        replaces = ["allocationId"] if not is_known(allocation_id) or olds.get("allocationId") != allocation_id else []
         return DiffResult(changes=bool(replaces) or olds.get("status") != IN_USE, replaces=replaces)
 
     def _lookup(self, allocation_id: str) -> dict[str, Any]:
@@ -64,7 +69,7 @@ class EipAddressProvider(EnsProvider):
         return None  # the EIP belongs to `alicloud.ens.Eip`
 
 
-class EipAddress(Resource):
+class EipAddress(DynamicResource):
     ipAddress: pulumi.Output[str]  # noqa: N815 - the output keeps the input's camelCase name
     status: pulumi.Output[str]
 

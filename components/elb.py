@@ -18,7 +18,7 @@ from components.eip_address import EipAddress
 from components.ens_listener import EnsListener
 from components.listeners import ListenerSpec
 from stacks.model import Eip, NodePool, Service
-from stacks.naming import elb_name
+from stacks.naming import eip_isp, elb_name
 
 PAY_AS_YOU_GO = "PayAsYouGo"
 # pulumi-alicloud's argument for each ENS API attribute of UDP and HTTP listeners.
@@ -30,6 +30,9 @@ BRIDGED_ARGS = {
     "HealthCheckConnectPort": "health_check_connect_port",
 }
 BRIDGED_LISTENERS = {"udp": alicloud.ens.LoadBalancerUdpListener, "http": alicloud.ens.LoadBalancerHttpListener}
+# The started state, spelled as each resource takes it: the HTTP listener validates lower case, the UDP one
+# starts the listener only on "Running" (contracts/alicloud_ens.py).
+RUNNING = {"http": "running", "udp": "Running"}
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,18 @@ class RegionalElb(pulumi.ComponentResource):
     address: pulumi.Output[str]
 
     def __init__(self, name: str, args: RegionalElbArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("ack-edge-lb:elb:RegionalElb", name, None, opts)
+        # Protected as a whole: every child inherits `protect`, so a destroy, or a pool leaving the selector,
+        # stops at the first of them instead of deleting listeners and backends before the load balancer.
+        super().__init__("ack-edge-lb:elb:RegionalElb", name, None,
+                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=args.protect)))
         svc, pool = args.service, args.pool
         assert pool.ens is not None, "the loader only lets ENS pools reach an ELB"
         cloud_name = elb_name(svc.name, svc.namespace, pool.id, args.cluster_id)
         eip_config = svc.load_balancer.eip or Eip()
-        guarded = pulumi.ResourceOptions(parent=self, protect=args.protect)
         adopt = svc.load_balancer.adopt.get(pool.id)
 
+        # Which changes replace the ELB (and its address) is the provider's to say: its force-new inputs
+        # (contracts/alicloud_ens.py). A rename, for one, is an update in place.
         self.load_balancer = alicloud.ens.LoadBalancer(
             f"{name}/loadbalancer",
             load_balancer_name=cloud_name,
@@ -70,10 +77,9 @@ class RegionalElb(pulumi.ComponentResource):
             vswitch_id=pool.ens.vswitch_ids[0],
             load_balancer_spec=svc.load_balancer.spec,
             payment_type=PAY_AS_YOU_GO,
-            # Nothing of an ELB can be changed in place; backends are kept by ECM or BackendSync.
-            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(
-                replace_on_changes=["*"], ignore_changes=["backendServers"],
-                import_=adopt.load_balancer_id if adopt else None)),
+            # Backends are kept by ECM or BackendSync, never by this resource.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["backendServers"],
+                                        import_=adopt.load_balancer_id if adopt else None),
         )
         self.eip = alicloud.ens.Eip(
             f"{name}/eip",
@@ -81,9 +87,9 @@ class RegionalElb(pulumi.ComponentResource):
             ens_region_id=pool.ens.region_id,
             bandwidth=eip_config.bandwidth,
             internet_charge_type=eip_config.charge_type,
-            isp=eip_config.isp,
+            isp=eip_isp(svc, pool),
             payment_type=PAY_AS_YOU_GO,
-            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=adopt.eip_id if adopt else None)),
+            opts=pulumi.ResourceOptions(parent=self, import_=adopt.eip_id if adopt else None),
         )
         # An EIP binds to one instance at a time: a new ELB can only get it once the old one let go.
         self.attachment = alicloud.ens.EipInstanceAttachment(
@@ -116,13 +122,16 @@ class RegionalElb(pulumi.ComponentResource):
         attributes: dict[str, Any] = dict(spec.attributes)
         if spec.health_check_node_port and args.health_check_node_port is not None:
             attributes["HealthCheckConnectPort"] = args.health_check_node_port
-        child = pulumi.ResourceOptions(parent=self)
         resource_name = f"{name}/listener/{spec.key}"
         if spec.protocol in BRIDGED_LISTENERS:
+            # A new NodePort forces a new listener on the same port, which can only exist once the old one
+            # is gone (the listener's id is `<lb>:<port>`).
             return BRIDGED_LISTENERS[spec.protocol](
                 resource_name, load_balancer_id=self.load_balancer.id, listener_port=spec.port,
-                backend_server_port=backend_port, status="Running",
-                **{BRIDGED_ARGS[key]: value for key, value in attributes.items()}, opts=child)
+                backend_server_port=backend_port, status=RUNNING[spec.protocol],
+                **{BRIDGED_ARGS[key]: value for key, value in attributes.items()},
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
+        child = pulumi.ResourceOptions(parent=self)
         return EnsListener(resource_name, load_balancer_id=self.load_balancer.id, protocol=spec.protocol,
                            listener_port=spec.port, backend_server_port=backend_port, attributes=attributes,
                            opts=child)

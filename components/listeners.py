@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stacks.model import HealthCheck, Service
+from stacks.naming import listener_name
 
 SCHEDULER_DEFAULT = "rr"
 ESTABLISHED_TIMEOUT_DEFAULT = 500
@@ -34,11 +35,6 @@ class ListenerSpec:
         return f"{self.protocol}-{self.port}"
 
 
-def description(service: Service, port: int, cluster_id: str) -> str:
-    """The owner mark CCM uses for listeners: `k8s/<port>/<svc>/<ns>/<cluster>`."""
-    return f"k8s/{port}/{service.name}/{service.namespace}/{cluster_id}"
-
-
 def listener_specs(service: Service, cluster_id: str) -> list[ListenerSpec]:
     lb = service.load_balancer
     hc = lb.health_check or HealthCheck()
@@ -47,7 +43,8 @@ def listener_specs(service: Service, cluster_id: str) -> list[ListenerSpec]:
     specs = []
     for index, port in enumerate(service.ports):
         protocol = port.listener_protocol
-        common = {"Description": description(service, port.port, cluster_id), "Scheduler": scheduler,
+        common = {"Description": listener_name(port.port, service.name, service.namespace, cluster_id),
+                  "Scheduler": scheduler,
                   "HealthyThreshold": hc.healthy_threshold, "UnhealthyThreshold": hc.unhealthy_threshold,
                   "HealthCheckInterval": hc.interval}
         http_check = local or hc.type == "http"

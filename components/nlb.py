@@ -16,7 +16,7 @@ from pulumi_alicloud import nlb
 
 from components.backends.provider import BackendSync
 from stacks.model import HealthCheck, NodePool, Service
-from stacks.naming import cloud_zones, elb_name, listener_name, region_of_zone
+from stacks.naming import cloud_zones, listener_name, nlb_name, nlb_server_group_name, region_of_zone
 
 SCHEDULERS = {"rr": "Rr", "wrr": "Wrr", "wlc": "Wlc", "sch": "Sch", "tch": "Tch", "qch": "Qch"}
 # NLB connection drain takes 10-900 s; shorter drains are left to BackendSync's weight-0 step.
@@ -33,24 +33,30 @@ class NlbExposureArgs:
     protect: bool
     node_ports: Optional[pulumi.Output[list[Optional[int]]]] = None
     after: Sequence[pulumi.Resource] = ()
+    # The alicloud provider of the cluster's region (components/providers.py).
+    provider: Optional[pulumi.ProviderResource] = None
 
 
 class NlbExposure(pulumi.ComponentResource):
     address: pulumi.Output[str]
 
     def __init__(self, name: str, args: NlbExposureArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("ack-edge-lb:nlb:NlbExposure", name, None, opts)
+        # Protected as a whole: every child inherits `protect`, so a destroy, or a pool leaving the selector,
+        # stops at the first of them instead of deleting listeners and backends before the load balancer.
+        # Its cloud resources take the provider of the cluster's region, never the default's (cn-beijing).
+        super().__init__("ack-edge-lb:nlb:NlbExposure", name, None, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            protect=args.protect, providers=[args.provider] if args.provider is not None else None)))
         svc, lb = args.service, args.service.load_balancer
         zones = cloud_zones(args.node_pools)
         region = region_of_zone(next(iter(zones)))
         child = pulumi.ResourceOptions(parent=self)
         self.load_balancer = nlb.LoadBalancer(
             f"{name}/loadbalancer",
-            load_balancer_name=elb_name(svc.name, svc.namespace, "nlb", args.cluster_id),
+            load_balancer_name=nlb_name(svc.name, svc.namespace, args.cluster_id),
             load_balancer_type="Network", address_type=lb.address_type.capitalize(), address_ip_version="ipv4",
             vpc_id=args.vpc_id, deletion_protection_enabled=args.protect,
             zone_mappings=[nlb.LoadBalancerZoneMappingArgs(zone_id=z, vswitch_id=v) for z, v in zones.items()],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
+            opts=pulumi.ResourceOptions(parent=self,
                                         import_=lb.adopt["lb"].load_balancer_id if "lb" in lb.adopt else None))
         ip_mode = lb.server_group_type == "Ip"
         hc = lb.health_check or HealthCheck()
@@ -60,7 +66,7 @@ class NlbExposure(pulumi.ComponentResource):
             key = f"{port.protocol.lower()}-{port.port}"
             group = nlb.ServerGroup(
                 f"{name}/server-group/{key}",
-                server_group_name=listener_name(port.port, svc.name, svc.namespace, args.cluster_id).replace("/", "-"),
+                server_group_name=nlb_server_group_name(port.port, svc.name, svc.namespace, args.cluster_id),
                 server_group_type=lb.server_group_type, protocol=port.protocol, vpc_id=args.vpc_id,
                 scheduler=SCHEDULERS[lb.scheduler or ("wrr" if lb.pod_level_balancing else "rr")],
                 preserve_client_ip_enabled=lb.preserve_client_ip,

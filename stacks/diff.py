@@ -1,7 +1,8 @@
 """What changes between two offline plans: added, removed, updated in place, and replaced.
 
-The engine replaces a resource when a changed input is listed in its `replaceOnChanges` (or the
-list holds "*"); otherwise the change is an update in place. Pure: it compares two recorded runs.
+The engine replaces a resource when its provider says a changed input forces it (the force-new inputs
+of `contracts/`) or the input is under one of its `replaceOnChanges` paths ("*" for all); otherwise the
+change is an update in place. Pure: it compares two recorded runs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts import changed_paths, covers
+from contracts.registry import CONTRACTS
 from stacks.offline import UNKNOWN, Registration, Run
 
 
@@ -29,11 +32,17 @@ def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                   if old.get(key) != new.get(key) and new.get(key) != UNKNOWN)
 
 
-def _forces_replace(r: Registration, keys: list[str]) -> list[str]:
+def _forces_replace(r: Registration, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What the engine would replace for: the provider's force-new inputs, widened by replaceOnChanges.
+
+    Values unknown in the new plan are left out: offline they are unknown on both sides."""
+    known = {key: value for key, value in new.items() if value != UNKNOWN}
+    paths = [p for p in changed_paths({k: old.get(k) for k in known}, known)]
+    contract = CONTRACTS.get(r.type)
+    forcing = contract.replaces(paths) if contract else []
     triggers = r.options.get("replaceOnChanges", [])
-    if "*" in triggers:
-        return keys
-    return [key for key in keys if key in triggers]
+    forcing += [p for p in paths if p not in forcing and any(covers(t, p) for t in triggers)]
+    return forcing
 
 
 def diff_runs(old: Run, new: Run) -> PlanDiff:
@@ -47,7 +56,7 @@ def diff_runs(old: Run, new: Run) -> PlanDiff:
         keys = _changed_keys(before[name].inputs, after[name].inputs)
         if not keys:
             continue
-        forcing = _forces_replace(after[name], keys)
+        forcing = _forces_replace(after[name], before[name].inputs, after[name].inputs)
         if forcing:
             out.replaced[name] = forcing
         else:

@@ -69,14 +69,29 @@ class Cluster(Model):
 # --- node pools ----------------------------------------------------------------------------------
 
 
+def _sorted_unique(ids: list[str]) -> list[str]:
+    """A set written as a list: its order means nothing, so it must not change what is declared."""
+    if len(set(ids)) != len(ids):
+        raise PydanticCustomError("unique", "each id may be listed once")
+    return sorted(ids)
+
+
+Carrier = Literal["cmcc", "unicom", "telecom"]
+
+
 class EnsPlacement(Model):
     """Where an ENS node pool lives: the values ACK Edge puts on the NodePool as annotations."""
 
     region_id: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]+$")]
     network_id: Annotated[str, StringConstraints(pattern=r"^n-[a-z0-9]+$")]
+    # The ELB is placed in the first vSwitch by id.
     vswitch_ids: Annotated[
-        list[Annotated[str, StringConstraints(pattern=r"^vsw-[a-z0-9]+$")]], Field(min_length=1)
+        list[Annotated[str, StringConstraints(pattern=r"^vsw-[a-z0-9]+$")]], Field(min_length=1),
+        AfterValidator(_sorted_unique),
     ]
+    # The carrier of the pool's EIPs, where the region id does not name exactly one (`cn-beijing-15`,
+    # `cn-wuxi-telecom_unicom_cmcc-2`); an edge EIP has one carrier (CreateEipInstance `Isp`).
+    isp: Optional[Carrier] = None
 
 
 class CloudZone(Model):
@@ -134,7 +149,9 @@ class Eip(Model):
     bandwidth: Annotated[int, Field(ge=5, le=10000)] = 10
     # ENS EIPs are billed on the monthly 95th percentile only (CreateEipInstance.InternetChargeType).
     charge_type: Literal["95BandwidthByMonth"] = "95BandwidthByMonth"
-    isp: Optional[Literal["cmcc", "unicom", "telecom"]] = None
+    # One carrier for the EIPs of every pool (ECM's `eip-isp` annotation is per Service); leave it out and
+    # each EIP takes its own pool's carrier (`nodePools[].ens.isp`, or the one its region id names).
+    isp: Optional[Carrier] = None
 
 
 class Adopt(Model):

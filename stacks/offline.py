@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from types import CodeType
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import pulumi
 from pulumi.output import Unknown
@@ -120,23 +120,28 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self._names[response.urn] = request.name
-            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
-            if "__provider" in inputs:  # a dill blob: meaningless to read, and large
-                inputs["__provider"] = DYNAMIC_PROVIDER
-            options = {"protect": request.protect, "replaceOnChanges": list(request.replaceOnChanges),
-                       "ignoreChanges": list(request.ignoreChanges),
-                       "deleteBeforeReplace": request.deleteBeforeReplace, "import": request.importId}
-            self.run.resources.append(Registration(
-                type=request.type,
-                name=request.name,
-                parent=self._names.get(request.parent),
-                inputs=plain(inputs),
-                custom=bool(request.custom),
-                options={k: v for k, v in options.items() if v},
-            ))
+        self.record(request, response.urn)
         return response
+
+    def record(self, request, urn: str) -> None:
+        """Keep one registration: type, name, parent, inputs (unknowns shown as such) and options."""
+        if request.type == "pulumi:pulumi:Stack":
+            return
+        self._names[urn] = request.name
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        if "__provider" in inputs:  # a dill blob: meaningless to read, and large
+            inputs["__provider"] = DYNAMIC_PROVIDER
+        options = {"protect": request.protect, "replaceOnChanges": list(request.replaceOnChanges),
+                   "ignoreChanges": list(request.ignoreChanges),
+                   "deleteBeforeReplace": request.deleteBeforeReplace, "import": request.importId}
+        self.run.resources.append(Registration(
+            type=request.type,
+            name=request.name,
+            parent=self._names.get(request.parent),
+            inputs=plain(inputs),
+            custom=bool(request.custom),
+            options={k: v for k, v in options.items() if v},
+        ))
 
 
 class _WarningLog(logging.Handler):
@@ -163,22 +168,32 @@ def run_main() -> None:
 
 def run_program(raw_config: dict[str, Any], stack: str, preview: bool = True,
                 after_apply: Optional[StateHook] = None, run: Optional[Run] = None,
-                program: Callable[[], None] = run_main) -> Run:
+                program: Callable[[], None] = run_main, secret_keys: Sequence[str] = ()) -> Run:
     """Run `program` (the project's `__main__.py`) with `raw_config` as the `ack-edge-lb:` settings.
 
-    `run` may be passed in to keep what was recorded when the program fails.
+    `run` may be passed in to keep what was recorded when the program fails. `secret_keys`: the full
+    keys the engine marks secret (`ack-edge-lb:services`), as `pulumi up` passes them to the program.
     """
     run = run or Run(stack=stack, preview=preview)
+    mocks = _Mocks(preview, after_apply)
+    config = {f"{PROJECT}:{k}": json.dumps(v) for k, v in raw_config.items()}
+    return run_under(RecordingMonitor(mocks, run), run, config, secret_keys, program)
+
+
+def run_under(monitor: RecordingMonitor, run: Run, config: dict[str, str], secret_keys: Sequence[str] = (),
+              program: Callable[[], None] = run_main) -> Run:
+    """Run `program` against `monitor` (the SDK's mock runtime) with the whole stack configuration
+    (`<namespace>:<key>` -> text), then collect the stack outputs into `run`."""
     # Not registered with `logging`: it goes away with the run. WARNING: the SDK's debug chatter is
     # not even formatted.
-    logger = logging.Logger(f"ack-edge-lb.offline.{stack}", logging.WARNING)
+    logger = logging.Logger(f"ack-edge-lb.offline.{run.stack}", logging.WARNING)
     logger.addHandler(_WarningLog(run))
 
-    settings.reset_options(project=PROJECT, stack=stack, preview=preview)
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": json.dumps(v) for k, v in raw_config.items()})
-    mocks = _Mocks(preview, after_apply)
-    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, logger=logger,
-                           monitor=RecordingMonitor(mocks, run))
+    settings.reset_options(project=PROJECT, stack=run.stack, preview=run.preview)
+    # Always given, so that one run's secret keys never leak into the next.
+    pulumi.runtime.set_all_config(dict(config), secret_keys=list(secret_keys))
+    pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=run.stack, preview=run.preview, logger=logger,
+                           monitor=monitor)
 
     # The SDK keeps every pending registration's futures and tasks alive until the program ends; the
     # cyclic collector rescans them again and again, which made planning superlinear in the stack's

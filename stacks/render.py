@@ -31,16 +31,21 @@ def _service(r: Registration) -> list[str]:
              f"ports: {ports}"]
     if meta.get("annotations"):
         lines.append(f"annotations: {_pairs(meta['annotations'])}")
-    return lines
+    return lines + ([", ".join(_flags(r))] if _flags(r) else [])
+
+
+def is_object_patch(r: Registration) -> bool:
+    """An ExistingObjectPatch (components/cluster_patch.py): labels and annotations on a NodePool or PoolService."""
+    return r.type == "pulumi-python:dynamic:Resource" and "plural" in r.inputs and "kind" in r.inputs
 
 
 def _patch(r: Registration) -> list[str]:
-    meta = r.inputs.get("metadata", {})
     lines = []
-    if meta.get("labels"):
-        lines.append(f"labels: {_pairs(meta['labels'])}")
-    if meta.get("annotations"):
-        lines.append(f"annotations: {_pairs(meta['annotations'])}")
+    if r.inputs.get("labels"):
+        lines.append(f"labels: {_pairs(r.inputs['labels'])}")
+    if r.inputs.get("annotations"):
+        lines.append(f"annotations: {_pairs(r.inputs['annotations'])}")
+    lines.append(f"waits up to {r.inputs.get('waitSeconds'):g} s for the {r.inputs['kind']}; never creates it")
     return lines
 
 
@@ -54,7 +59,7 @@ def _flags(r: Registration) -> list[str]:
     if r.options.get("protect"):
         out.append("protected")
     if r.options.get("replaceOnChanges"):
-        out.append("any change replaces it")
+        out.append(f"replaced when {', '.join(r.options['replaceOnChanges'])} changes")
     return out
 
 
@@ -67,6 +72,8 @@ def _cloud(*keys: str) -> Callable[[Registration], list[str]]:
 
 
 def _dynamic(r: Registration) -> list[str]:
+    if is_object_patch(r):
+        return _patch(r)
     shown = {k: v for k, v in r.inputs.items() if k not in ("__provider", "attributes") and v is not None}
     lines = [", ".join(f"{k}={v}" for k, v in shown.items())]
     if r.inputs.get("attributes"):
@@ -80,8 +87,6 @@ def _generic(r: Registration) -> list[str]:
 
 DESCRIBE: dict[str, Callable[[Registration], list[str]]] = {
     "kubernetes:core/v1:Service": _service,
-    "kubernetes:apps.openyurt.io/v1beta2:NodePoolPatch": _patch,
-    "kubernetes:network.openyurt.io/v1alpha1:PoolServicePatch": _patch,
     "kubernetes:apps/v1:DaemonSet": _daemonset,
     "alicloud:ens/loadBalancer:LoadBalancer": _cloud("loadBalancerName", "ensRegionId", "loadBalancerSpec",
                                                      "networkId", "vswitchId"),
@@ -97,12 +102,14 @@ DESCRIBE: dict[str, Callable[[Registration], list[str]]] = {
 
 def _title(r: Registration) -> str:
     kind = r.type.rsplit(":", 1)[-1]
-    if r.type == "pulumi-python:dynamic:Resource":
-        kind = "dynamic"
     name = r.inputs.get("metadata", {}).get("name") or r.name
+    namespace = r.inputs.get("metadata", {}).get("namespace")
+    if is_object_patch(r):
+        kind, name, namespace = f"{r.inputs['kind']}Patch", r.inputs["name"], r.inputs.get("namespace")
+    elif r.type == "pulumi-python:dynamic:Resource":
+        kind = "dynamic"
     if r.parent and name.startswith(f"{r.parent}/"):
         name = name[len(r.parent) + 1:]  # the tree already shows the parent
-    namespace = r.inputs.get("metadata", {}).get("namespace")
     return f"[bold]{kind}[/] {namespace + '/' if namespace else ''}{name}  [dim]({r.type})[/]"
 
 

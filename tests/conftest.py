@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any, Callable
 
 import pytest
@@ -10,6 +11,10 @@ import pytest
 from stacks.load import Loaded, validate
 from stacks.offline import Run, run_program
 from tests.emulator import FakeClock
+
+# The credentials library's default chain would ask the ECS metadata service (100.100.100.200) for a role;
+# tests reach 127.0.0.1 only. Child processes (the dynamic-provider host) inherit it.
+os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 CLUSTER = {"id": "c0123456789abcdef", "vpcId": "vpc-bp1test", "network": "terway-edge",
            "expressConnect": True, "ecmVersion": "2.1.0"}

@@ -43,6 +43,7 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,10 +52,12 @@ from typing import Any, Self
 
 import grpc
 from google.protobuf import struct_pb2
-from pulumi.dynamic.dynamic import PROVIDER_KEY, ResourceProvider, serialize_provider
+from pulumi.dynamic.dynamic import PROVIDER_KEY, ResourceProvider
 from pulumi.runtime import rpc
 from pulumi.runtime._serialization import _serialize
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from components.dynamic import serialize_provider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESOURCE_TYPE = "pulumi-python:dynamic:Resource"
@@ -121,9 +124,12 @@ class DiffOutcome:
     raw: provider_pb2.DiffResponse | None = None
 
 
-def serialize(provider: ResourceProvider) -> str:
+def serialize(provider: ResourceProvider | None) -> str | None:
     """The `__provider` string, produced exactly as `pulumi.dynamic.Resource` does
-    (`serialize_provider` inside a serialization-enabled context)."""
+    (`serialize_provider` inside a serialization-enabled context). None when the properties
+    already carry it (the engine harness passes what the program registered)."""
+    if provider is None:
+        return None
     serialized, _contains_secrets = _serialize(True, serialize_provider, provider)
     return serialized
 
@@ -204,6 +210,7 @@ class DynamicHost:
         self.returncode: int | None = None
         self._stderr = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -303,12 +310,14 @@ class DynamicHost:
 
     def _struct(self, props: Mapping[str, Any] | None) -> struct_pb2.Struct:
         assert self._loop is not None, "DynamicHost is not started"
-        return self._loop.run_until_complete(rpc.serialize_properties(dict(props or {}), {}))
+        with self._loop_lock:  # calls come from several threads (the engine harness), the loop is one
+            return self._loop.run_until_complete(rpc.serialize_properties(dict(props or {}), {}))
 
     @staticmethod
-    def _with_provider(props: Mapping[str, Any] | None, serialized: str) -> dict[str, Any]:
+    def _with_provider(props: Mapping[str, Any] | None, serialized: str | None) -> dict[str, Any]:
         out = dict(props or {})
-        out.setdefault(PROVIDER_KEY, serialized)
+        if serialized is not None:
+            out.setdefault(PROVIDER_KEY, serialized)
         return out
 
     def _call(self, method: str, request: Any) -> Any:
@@ -323,6 +332,10 @@ class DynamicHost:
             raise ProviderError(method, details, code, stderr) from None
 
     def _ids(self, name: str) -> dict[str, str]:
+        """`name` is a resource name, or a whole URN (the engine harness sends the program's URNs)."""
+        if name.startswith("urn:pulumi:"):
+            qualified, short = name.split("::")[2:4]
+            return {"urn": name, "name": short, "type": qualified.split("$")[-1]}
         return {"urn": self.urn(name), "name": name, "type": self.resource_type}
 
     # ---------------------------------------------------------------- engine calls
@@ -352,7 +365,7 @@ class DynamicHost:
             sends_old_inputs=True, sends_old_inputs_to_delete=True)
         return self._call("Configure", request)
 
-    def check(self, provider: ResourceProvider, olds: Mapping[str, Any] | None,
+    def check(self, provider: ResourceProvider | None, olds: Mapping[str, Any] | None,
               news: Mapping[str, Any], *, name: str = "example") -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Check(olds = previous inputs, {} on create; news = program inputs) -> (inputs, failures)."""
         serialized = serialize(provider)
@@ -363,7 +376,7 @@ class DynamicHost:
         inputs = rpc.deserialize_properties(resp.inputs, True)
         return inputs, [(f.property, f.reason) for f in resp.failures]
 
-    def diff(self, provider: ResourceProvider, id_: str, olds: Mapping[str, Any], news: Mapping[str, Any],
+    def diff(self, provider: ResourceProvider | None, id_: str, olds: Mapping[str, Any], news: Mapping[str, Any],
              *, old_inputs: Mapping[str, Any] | None = None, ignore_changes: Iterable[str] = (),
              name: str = "example") -> DiffOutcome:
         """Diff(olds = stored OUTPUTS, e.g. the outs of create/update; news = checked inputs)."""
@@ -378,7 +391,7 @@ class DynamicHost:
                    provider_pb2.DiffResponse.DIFF_NONE: False}.get(resp.changes)
         return DiffOutcome(changes, list(resp.replaces), bool(resp.deleteBeforeReplace), resp)
 
-    def create(self, provider: ResourceProvider, props: Mapping[str, Any], *,
+    def create(self, provider: ResourceProvider | None, props: Mapping[str, Any], *,
                name: str = "example", timeout: float = 0.0) -> tuple[str, dict[str, Any]]:
         """Create(properties = checked inputs) -> (id, outs); outs include `__provider`."""
         request = provider_pb2.CreateRequest(**self._ids(name), timeout=timeout,
@@ -386,7 +399,7 @@ class DynamicHost:
         resp = self._call("Create", request)
         return resp.id, rpc.deserialize_properties(resp.properties)
 
-    def read(self, provider: ResourceProvider, id_: str, props: Mapping[str, Any] | None,
+    def read(self, provider: ResourceProvider | None, id_: str, props: Mapping[str, Any] | None,
              inputs: Mapping[str, Any] | None = None, *,
              name: str = "example") -> tuple[str, dict[str, Any], dict[str, Any] | None]:
         """Read(properties = stored outputs on refresh, or None/{} for a `get`; inputs = stored inputs)
@@ -400,7 +413,7 @@ class DynamicHost:
         new_inputs = rpc.deserialize_properties(resp.inputs) if resp.HasField("inputs") else None
         return resp.id, rpc.deserialize_properties(resp.properties), new_inputs
 
-    def update(self, provider: ResourceProvider, id_: str, olds: Mapping[str, Any], news: Mapping[str, Any],
+    def update(self, provider: ResourceProvider | None, id_: str, olds: Mapping[str, Any], news: Mapping[str, Any],
                *, old_inputs: Mapping[str, Any] | None = None, name: str = "example",
                timeout: float = 0.0) -> dict[str, Any]:
         """Update(olds = stored OUTPUTS, news = checked inputs) -> outs (with `__provider` of news)."""
@@ -412,7 +425,7 @@ class DynamicHost:
             old_inputs=self._struct(self._with_provider(old_inputs, serialized) if old_inputs else {}))
         return rpc.deserialize_properties(self._call("Update", request).properties)
 
-    def delete(self, provider: ResourceProvider, id_: str, props: Mapping[str, Any], *,
+    def delete(self, provider: ResourceProvider | None, id_: str, props: Mapping[str, Any], *,
                old_inputs: Mapping[str, Any] | None = None, name: str = "example",
                timeout: float = 0.0) -> None:
         """Delete(properties = stored outputs)."""

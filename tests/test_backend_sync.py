@@ -89,7 +89,7 @@ def test_create_registers_every_ready_node_of_the_matched_pools(host, kube, clou
     id_, outs = host.create(PROVIDER, inputs(elb))
     assert id_ == f"ens:{elb}:{NS}/{SVC}"
     assert live(cloud, elb) == {"i-hefei000": 100, "i-hefei001": 100, "i-hefei002": 100}
-    assert outs["counts"] == {"total": 3, "serving": 3, "draining": 0}
+    assert outs["counts"] == {"total": 3, "serving": 3, "draining": 0, "withoutPort": 0}
     assert [b["serverId"] for b in outs["backends"]] == ["i-hefei000", "i-hefei001", "i-hefei002"]
     assert cloud.calls["AddBackendServers"] == 1 and cloud.calls["DescribeLoadBalancerAttribute"] == 1
 
@@ -127,7 +127,7 @@ def test_local_weights_follow_pods_and_a_rolling_update_drains_before_removing(h
                                  {"ip": "172.16.0.4", "node": nodes[2]}], ports=[{"name": "http", "port": 8080}])
     outs = host.update(PROVIDER, id_, outs, inputs(elb, mode="local"))
     assert live(cloud, elb) == {"i-hefei000": 100, "i-hefei001": 0, "i-hefei002": 50}  # drained, not dropped
-    assert outs["counts"] == {"total": 3, "serving": 2, "draining": 1}
+    assert outs["counts"] == {"total": 3, "serving": 2, "draining": 1, "withoutPort": 0}
     kube.set_endpoints(NS, SVC, [{"ip": "172.16.0.1", "node": nodes[0]}, {"ip": "172.16.0.2", "node": nodes[0]},
                                  {"ip": "172.16.0.4", "node": nodes[2]}], ports=[{"name": "http", "port": 8080}])
     host.update(PROVIDER, id_, outs, inputs(elb, mode="local"))

@@ -114,7 +114,7 @@ def test_nlb_registers_cloud_and_edge_pods_as_ip_backends(host, kube, cloud, ser
     servers = cloud.nlb.server_groups[server_group]["_servers"]
     assert {s["ServerType"] for s in servers} == {"Ip"} and {s["Description"] for s in servers} == {MINE}
     assert cloud.calls["GetJobStatus"] >= 1  # the add job was waited for
-    assert outs["counts"] == {"total": 3, "serving": 3, "draining": 0}
+    assert outs["counts"] == {"total": 3, "serving": 3, "draining": 0, "withoutPort": 0}
 
 
 def test_nlb_rolling_update_drains_the_terminating_pod_then_removes_it(host, kube, cloud, server_group):

@@ -103,7 +103,8 @@ def test_plan_of_the_edge_stack_shows_each_region_s_elb():
     assert "default/cube-svc  elb · pulumi · Local" in out and "default/cube-api  elb · user · Cluster" in out
     assert out.count("RegionalElb elb/") == 3  # two for cube-svc, one for cube-api's Chengdu pool
     assert "listener/tcp-80" in out and "listener/https-443" in out
-    assert "any change replaces it" in out
+    assert "replaced when spec.loadBalancerClass changes" in out  # the Service: its class is immutable
+    assert "isp=cmcc" in out and "isp=telecom" in out  # each region's EIP takes its own carrier
 
 
 def test_plan_of_the_hybrid_stack_shows_nlb_and_clb():
@@ -120,3 +121,39 @@ def test_errors_keep_their_brackets(tmp_path):
     done = stacks("validate", "ci", "--file", str(write_stack(tmp_path, raw)))
     assert done.returncode == 2
     assert "`app[v2]` is not a valid key here" in " ".join(done.stderr.split())
+
+
+def test_a_misspelt_namespace_is_refused_not_planned_as_zero_services(tmp_path):
+    path = tmp_path / "Pulumi.ci.yaml"
+    raw = base_config()
+    config = {f"ack-edge-lb:{k}": v for k, v in raw.items() if k != "services"}
+    path.write_text(yaml.safe_dump({"config": {**config, "ack-edge-lab:services": raw["services"]}}))
+    for command in ("validate", "plan"):
+        done = stacks(command, "ci", "--file", str(path))
+        assert done.returncode == 2, done.stdout
+        err = " ".join(done.stderr.split())
+        assert "`ack-edge-lab:services` is never read" in err
+        assert "rename the key to `ack-edge-lb:services`" in err
+        assert "Traceback" not in done.stderr
+
+
+def test_a_stack_without_services_is_refused_as_pulumi_would(tmp_path):
+    raw = base_config()
+    del raw["services"]
+    done = stacks("plan", "ci", "--file", str(write_stack(tmp_path, raw)), "--json")
+    assert done.returncode == 2
+    (problem,) = json.loads(done.stdout)["errors"]
+    assert problem["path"] == "services" and problem["value"] is None
+    assert problem["message"] == "Stack 'ci' is missing configuration value 'ack-edge-lb:services'"
+    raw["services"] = []
+    done = stacks("validate", "ci", "--file", str(write_stack(tmp_path, raw)))
+    assert done.returncode == 0 and "is valid: 0 service(s)" in done.stdout
+
+
+def test_settings_without_the_config_wrapper_are_named(tmp_path):
+    path = tmp_path / "Pulumi.ci.yaml"
+    path.write_text(yaml.safe_dump({f"ack-edge-lb:{k}": v for k, v in base_config().items()}))
+    done = stacks("validate", "ci", "--file", str(path))
+    assert done.returncode == 2
+    err = " ".join(done.stderr.split())
+    assert "`ack-edge-lb:services` is outside `config:`" in err and "add `cluster`" not in err

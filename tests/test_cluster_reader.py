@@ -27,6 +27,8 @@ from components.backends.cluster import (
 )
 from tests.kubeserver import KubeServer
 
+KUBECONFIG, CONTEXT = "kubernetes:kubeconfig", "kubernetes:context"  # the provider configuration keys
+
 TOKEN = "kube-token-6f1d2c9a"
 NODES = "/api/v1/nodes"
 SLICES = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
@@ -41,7 +43,7 @@ def kube() -> Iterator[KubeServer]:
 
 @pytest.fixture
 def api(kube: KubeServer) -> Iterator[k8s.ApiClient]:
-    api_client = load_api_client(kube.kubeconfig(TOKEN))
+    api_client = load_api_client({KUBECONFIG: kube.kubeconfig(TOKEN)})
     yield api_client
     api_client.close()
 
@@ -96,7 +98,7 @@ def test_nodes_follow_continue_when_the_server_pages_below_the_limit() -> None:
         kube.add_service("default", "cube-svc")
         for i in range(5):
             kube.add_node(f"n{i}", pool="p", instance_id=f"i-{i}")
-        view = read_cluster(load_api_client(kube.kubeconfig(TOKEN)), "default", "cube-svc", "http")
+        view = read_cluster(load_api_client({KUBECONFIG: kube.kubeconfig(TOKEN)}), "default", "cube-svc", "http")
         node_requests = [r for r in kube.requests if r.path == NODES]
     assert [n.name for n in view.nodes] == ["n0", "n1", "n2", "n3", "n4"]
     assert [r.query.get("limit") for r in node_requests] == ["500"] * 3
@@ -137,7 +139,7 @@ def test_endpoints_of_several_slices_and_slice_pages() -> None:
         kube.set_endpoints("default", "cube-svc", [{"ip": f"172.20.0.{i}", "node": f"ens-{i % 3}"} for i in range(7)],
                            ports=[{"name": "http", "port": 8080}], slices=3)
         kube.set_endpoints("default", "other", [{"ip": "172.20.9.9"}], ports=[{"name": "http", "port": 1}])
-        view = read_cluster(load_api_client(kube.kubeconfig(TOKEN)), "default", "cube-svc", "http")
+        view = read_cluster(load_api_client({KUBECONFIG: kube.kubeconfig(TOKEN)}), "default", "cube-svc", "http")
         slice_requests = [r for r in kube.requests if r.path == SLICES]
     assert sorted(e.ip for e in view.endpoints) == [f"172.20.0.{i}" for i in range(7)]
     assert {e.port for e in view.endpoints} == {8080}
@@ -230,7 +232,7 @@ def test_retry_after_is_waited_for(kube: KubeServer, api: k8s.ApiClient) -> None
 
 def test_a_long_retry_after_is_capped(kube: KubeServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cluster, "RETRY_AFTER_MAX", 0)
-    api = load_api_client(kube.kubeconfig(TOKEN))
+    api = load_api_client({KUBECONFIG: kube.kubeconfig(TOKEN)})
     kube.fail(NODES, status=429, times=1, retry_after=3600)
     started = time.monotonic()
     read(api)
@@ -259,7 +261,7 @@ def test_server_errors_surface_once(kube: KubeServer, api: k8s.ApiClient, status
 def test_unreachable_api_server_is_a_cluster_read_error() -> None:
     with KubeServer() as kube:
         config = kube.kubeconfig()
-    api = load_api_client(config)  # the server is gone: connection refused
+    api = load_api_client({KUBECONFIG: config})  # the server is gone: connection refused
     with pytest.raises(ClusterReadError, match=r"Service default/cube-svc: cannot read the Service: MaxRetryError"):
         read(api)
 
@@ -274,7 +276,7 @@ def test_bearer_token_is_sent_even_over_plain_http(kube: KubeServer, api: k8s.Ap
 
 def test_a_refused_token_is_a_clear_error(kube: KubeServer) -> None:
     with pytest.raises(ClusterReadError, match=r"HTTP 401 Unauthorized.*credentials were refused") as caught:
-        read(load_api_client(kube.kubeconfig("wrong-token-value")))
+        read(load_api_client({KUBECONFIG: kube.kubeconfig("wrong-token-value")}))
     assert "wrong-token-value" not in str(caught.value)
 
 
@@ -301,7 +303,7 @@ def test_no_configuration_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(KubeconfigError, match="pass the kubeconfig .* set KUBECONFIG"):
+    with pytest.raises(KubeconfigError, match="set kubernetes:kubeconfig .* set KUBECONFIG, or create ~/.kube/config"):
         load_api_client()
 
 
@@ -327,19 +329,73 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("where", ["text", "KUBECONFIG"])
+@pytest.mark.parametrize("where", ["content", "path", "KUBECONFIG"])
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_unreadable_kubeconfig_error_names_the_source_not_the_content(
         case: str, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if where == "text":
-        load = lambda: load_api_client(BROKEN[case])  # noqa: E731
-    else:
-        path = tmp_path / "config"
-        path.write_text(BROKEN[case])
+    path = tmp_path / "config"
+    path.write_text(BROKEN[case])
+    if where == "KUBECONFIG":
         monkeypatch.setenv("KUBECONFIG", str(path))
-        load = load_api_client
+    setting = {} if where == "KUBECONFIG" else {KUBECONFIG: str(path) if where == "path" else BROKEN[case]}
     with pytest.raises(KubeconfigError) as caught:
-        load()
+        load_api_client(setting)
     printed = "".join(traceback.format_exception(caught.value))
     assert SECRET not in printed and SECRET not in repr(caught.value)
-    assert ("kubeconfig text given" if where == "text" else f"KUBECONFIG={tmp_path}") in str(caught.value)
+    assert {"content": "kubernetes:kubeconfig", "path": f"kubernetes:kubeconfig (the file {path})",
+            "KUBECONFIG": f"KUBECONFIG={tmp_path}"}[where] in str(caught.value)
+
+
+# --- kubernetes:kubeconfig as pulumi-kubernetes reads it, and kubernetes:context --------------------
+
+def two_contexts(kube: KubeServer) -> dict:
+    """A kubeconfig whose current context is a dead server and whose context `fake` is the fake API server."""
+    document = yaml.safe_load(kube.kubeconfig(TOKEN))
+    document["clusters"].append({"name": "elsewhere", "cluster": {"server": "http://127.0.0.1:1"}})
+    document["contexts"].append({"name": "elsewhere",
+                                 "context": {"cluster": "elsewhere", "user": document["users"][0]["name"]}})
+    document["current-context"] = "elsewhere"
+    return document
+
+
+@pytest.mark.parametrize("form", ["path", "home path", "YAML", "JSON", "mapping"])
+def test_kubeconfig_setting_is_a_path_or_the_content(form: str, kube: KubeServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    text = kube.kubeconfig(TOKEN)
+    (tmp_path / "kubeconfig").write_text(text)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent")  # the setting wins over the environment
+    setting = {"path": str(tmp_path / "kubeconfig"), "home path": "~/kubeconfig", "YAML": text,
+               "JSON": json.dumps(yaml.safe_load(text)), "mapping": yaml.safe_load(text)}[form]
+    api = load_api_client({KUBECONFIG: setting})
+    assert api.configuration.host == kube.url
+    assert read(api).endpoints == ()
+
+
+@pytest.mark.parametrize("form", ["content", "path", "KUBECONFIG"])
+def test_context_setting_picks_the_context(form: str, kube: KubeServer, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    text = yaml.safe_dump(two_contexts(kube))
+    path = tmp_path / "config"
+    path.write_text(text)
+    monkeypatch.setenv("KUBECONFIG", str(path) if form == "KUBECONFIG" else "/nonexistent")
+    setting = {"content": {KUBECONFIG: text}, "path": {KUBECONFIG: str(path)}, "KUBECONFIG": {}}[form]
+    assert load_api_client(setting).configuration.host == "http://127.0.0.1:1"  # current-context
+    api = load_api_client({**setting, CONTEXT: "fake"})
+    assert api.configuration.host == kube.url
+    read(api)
+    assert all(r.has_bearer_token for r in kube.requests) and len(kube.requests) == 3
+
+
+def test_an_unknown_context_is_named(kube: KubeServer) -> None:
+    with pytest.raises(KubeconfigError, match=r"kubernetes:kubeconfig \(kubeconfig content\) with "
+                                              r"kubernetes:context 'nope'") as caught:
+        load_api_client({KUBECONFIG: kube.kubeconfig(SECRET), CONTEXT: "nope"})
+    assert SECRET not in "".join(traceback.format_exception(caught.value))
+
+
+def test_a_path_that_does_not_exist_is_not_echoed(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-kubeconfig")
+    with pytest.raises(KubeconfigError, match="neither the path of an existing file nor kubeconfig content") as caught:
+        load_api_client({KUBECONFIG: missing})
+    assert missing not in str(caught.value)  # it might have been content

@@ -543,9 +543,51 @@ def node_port_taken_by_another_service(raw):
     raw["services"].append(elb_service("other-svc", ports=[{"name": "web", "port": 8080, "nodePort": 30080}]))
 
 
+# carriers: an edge EIP has one, and an ENS region id names its own (defect: one `isp` for every region)
+
+@case("pool_carrier_fits_region", "nodePools[1].ens.isp", "cmcc", "telecom", message_word="cn-chengdu-telecom-4")
+def pool_carrier_not_in_region(raw):
+    raw["nodePools"][1]["ens"]["isp"] = "cmcc"
+
+
+@case("eip_carrier_fits_every_pool", "services[0].loadBalancer.eip.isp", "cmcc", "leave `isp` out",
+      message_word="np-chengdu")
+def one_carrier_for_two_regions(raw):
+    lb(raw)["eip"] = {"bandwidth": 10, "isp": "cmcc"}
+
+
+@case("eip_carrier_fits_every_pool", "services[0].loadBalancer.eip.isp", "unicom", "leave `isp` out",
+      message_word="served by telecom")
+def carrier_against_the_pool_setting(raw):
+    raw["nodePools"][0]["ens"] = {**raw["nodePools"][0]["ens"], "regionId": "cn-beijing-15", "isp": "telecom"}
+    raw["nodePools"][1]["labels"] = {"k8s-svc": "api"}
+    lb(raw)["eip"] = {"bandwidth": 10, "isp": "unicom"}
+
+
+@case("cloud_zones_share_a_region", "nodePools[3].zones[0].zoneId", "cn-shanghai-b", "cn-hangzhou",
+      message_word="nodePools[2].zones[0].zoneId")
+def cloud_zones_in_two_regions(raw):
+    raw["nodePools"].append(cloud_pool("np-sh", zones=("cn-shanghai-b",)))
+
+
+# cloud names: length and characters as the APIs take them (defect: NLB and CLB names with `/`)
+
+@case("cloud_names_fit", "services[0].name", "a" * 40, "shorten", message_word="np-chengdu")
+def elb_name_longer_than_80(raw):
+    svc(raw)["name"] = "a" * 40  # 79 characters in np-hefei, 81 in np-chengdu
+
+
+@case("cloud_names_fit", "services[0].name", "a" * 52, "shorten", message_word="CLB name")
+def clb_name_longer_than_80(raw):
+    svc(raw)["name"] = "a" * 52
+    svc(raw)["externalTrafficPolicy"] = "Cluster"
+    svc(raw)["nodePoolSelector"] = {}
+    svc(raw)["loadBalancer"] = {"type": "clb", "management": "pulumi"}
+
+
 # services
 
-DUPLICATE_ELB_NAME = elb_name("cube-svc", "default", "np-hefei", CLUSTER_ID)
+DUPLICATE_ELB_NAME = elb_name("cube-svc", "default", "np-chengdu", CLUSTER_ID)
 
 
 @case("services_are_unique", "services[1].name", "cube-svc", "namespace", message_word=DUPLICATE_ELB_NAME)
@@ -598,7 +640,7 @@ def ecm_version_too_old_for_user_management(raw):
 
 
 @case("edge_pods_behind_clb_need_cluster", "services[0].externalTrafficPolicy", "Local", "Cluster",
-      message_word="np-hefei, np-chengdu")
+      message_word="np-chengdu, np-hefei")
 def clb_local_with_ens_pods(raw):
     lb(raw).update(type="clb", management="ccm")
 
@@ -907,7 +949,7 @@ def test_shared_elb_must_name_the_elb_of_every_pool(config, load):
 def test_duplicate_services_name_the_colliding_elb(config, load):
     config["services"].append(elb_service(ports=[{"name": "web", "port": 8080}]))
     problem = problem_at(errors_of(load, config), "services[1].name")
-    assert f"`k8s/cube-svc/default/np-hefei/{CLUSTER_ID}`" in problem.message
+    assert f"`k8s/cube-svc/default/np-chengdu/{CLUSTER_ID}`" in problem.message
     assert "services[0]" in problem.message
 
 
@@ -915,7 +957,7 @@ def test_duplicate_services_in_another_namespace_name_their_elb(config, load):
     config["services"][0]["namespace"] = "shop"
     config["services"].append(elb_service(namespace="shop", ports=[{"name": "web", "port": 8080}]))
     problem = problem_at(errors_of(load, config), "services[1].name")
-    assert f"k8s/cube-svc/shop/np-hefei/{CLUSTER_ID}" in problem.message
+    assert f"k8s/cube-svc/shop/np-chengdu/{CLUSTER_ID}" in problem.message
 
 
 def test_duplicate_nlb_services_do_not_mention_elb_names(config, load):
@@ -1025,7 +1067,7 @@ def test_ecm_management_warns_about_selector_changes(config, load):
     assert warning.severity == "warning"
     assert warning.path == "services[0].nodePoolSelector"
     assert warning.value == "k8s-svc=cube"
-    assert "np-hefei, np-chengdu" in warning.message and "deletes" in warning.message
+    assert "np-chengdu, np-hefei" in warning.message and "deletes" in warning.message
     assert "management: user" in warning.fix
 
 

@@ -10,8 +10,12 @@ from stacks.offline import Run, run_program
 from tests.conftest import cloud_pool
 
 SERVICE = "kubernetes:core/v1:Service"
-NODEPOOL_PATCH = "kubernetes:apps.openyurt.io/v1beta2:NodePoolPatch"
-POOLSERVICE_PATCH = "kubernetes:network.openyurt.io/v1alpha1:PoolServicePatch"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+def patches(run, kind):
+    """The ExistingObjectPatch registrations of one kind (NodePool, PoolService)."""
+    return [r for r in run.of_type(DYNAMIC) if r.inputs.get("kind") == kind and "plural" in r.inputs]
 COMPONENT = "ack-edge-lb:edge_service:EdgeService"
 LB = ann.LB
 
@@ -41,9 +45,10 @@ def test_ecm_managed_elb_declares_service_and_node_pool_patches(config, plan):
     }
 
     hefei = run.named("default/cube-svc/nodepool/np-hefei")
-    assert hefei.type == NODEPOOL_PATCH
-    assert hefei.inputs["metadata"] == {
-        "name": "np-hefei",
+    # An ExistingObjectPatch: it waits for ACK's NodePool and patches it, never creating one.
+    assert hefei.type == DYNAMIC and hefei in patches(run, "NodePool")
+    assert {k: hefei.inputs[k] for k in ("apiVersion", "plural", "name", "labels", "annotations")} == {
+        "apiVersion": "apps.openyurt.io/v1beta2", "plural": "nodepools", "name": "np-hefei",
         "labels": {"k8s-svc": "cube"},
         "annotations": {
             "alibabacloud.com/ens-network-id": "n-nphefei",
@@ -51,10 +56,12 @@ def test_ecm_managed_elb_declares_service_and_node_pool_patches(config, plan):
             "alibabacloud.com/ens-vswitch-id": "vsw-nphefei",
         },
     }
-    assert not run.of_type(POOLSERVICE_PATCH)
+    assert "namespace" not in hefei.inputs  # cluster-scoped
+    assert not patches(run, "PoolService")
 
 
 def test_ecm_annotations_carry_elb_eip_and_listener_settings(config, plan):
+    config["nodePools"][1]["labels"] = {"k8s-svc": "api"}  # Hefei only: `eip-isp` applies to every pool's EIP
     config["services"][0]["loadBalancer"] |= {
         "spec": "elb.s1.small", "scheduler": "wlc", "persistenceTimeout": 600, "establishedTimeout": 300,
         "eip": {"bandwidth": 50, "isp": "cmcc"},
@@ -91,13 +98,14 @@ def test_self_managed_elb_binds_each_pool_service(config, plan):
     assert ann.FORCE_OVERRIDE_LISTENERS not in annotations
     assert not any("eip" in k for k in annotations)
 
-    bindings = {r.name: r for r in run.of_type(POOLSERVICE_PATCH)}
+    bindings = {r.name: r for r in patches(run, "PoolService")}
     assert set(bindings) == {"default/cube-svc/poolservice/np-hefei", "default/cube-svc/poolservice/np-chengdu"}
     hefei = bindings["default/cube-svc/poolservice/np-hefei"]
     assert hefei.parent == "default/cube-svc"
     assert hefei.inputs["apiVersion"] == "network.openyurt.io/v1alpha1"
-    assert hefei.inputs["metadata"] == {"name": "cube-svc-np-hefei", "namespace": "default",
-                                        "annotations": {ann.LOADBALANCER_ID: "lb-hefei01"}}
+    assert (hefei.inputs["name"], hefei.inputs["namespace"]) == ("cube-svc-np-hefei", "default")
+    assert hefei.inputs["annotations"] == {ann.LOADBALANCER_ID: "lb-hefei01"}
+    assert hefei.inputs["waitSeconds"] == 300  # ECM creates it after the Service: the binding waits, bounded
 
 
 def test_shared_elb_forces_listener_override(config, plan):
@@ -112,7 +120,7 @@ def test_shared_elb_forces_listener_override(config, plan):
         annotations = run.named(name).inputs["metadata"]["annotations"]
         assert annotations[ann.FORCE_OVERRIDE_LISTENERS] == "true"
         assert run.named(name).inputs["spec"]["externalTrafficPolicy"] == "Cluster"
-    assert len(run.of_type(POOLSERVICE_PATCH)) == 4
+    assert len(patches(run, "PoolService")) == 4
 
 
 def test_nlb_registers_pods_as_ip_backends(config, plan):
@@ -128,7 +136,7 @@ def test_nlb_registers_pods_as_ip_backends(config, plan):
         LB + "server-group-type": "Ip",
         LB + "zone-maps": "cn-hangzhou-j:vsw-cnhangzhouj,cn-hangzhou-k:vsw-cnhangzhouk",
     }
-    assert not run.of_type(NODEPOOL_PATCH)
+    assert not patches(run, "NodePool")
 
 
 def test_clb_is_a_plain_load_balancer_service(config, plan):
@@ -156,14 +164,14 @@ def test_demo_workload_runs_in_the_matched_pools(config, plan):
     assert pod["metadata"]["labels"] == {"app": "cube"}
     term = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["nodeSelectorTerms"][0]["matchExpressions"] == [
-        {"key": "apps.openyurt.io/nodepool", "operator": "In", "values": ["np-hefei", "np-chengdu"]}]
+        {"key": "apps.openyurt.io/nodepool", "operator": "In", "values": ["np-chengdu", "np-hefei"]}]
     assert pod["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 
 
 def test_preview_leaves_addresses_unknown(config, plan):
     outputs = plan(config).outputs
     assert outputs["externalIp"] == {"default/cube-svc": "(known after apply)"}
-    assert outputs["nodePools"] == {"default/cube-svc": ["np-hefei", "np-chengdu"]}
+    assert outputs["nodePools"] == {"default/cube-svc": ["np-chengdu", "np-hefei"]}
 
 
 def test_outputs_expose_the_addresses_ecm_writes(config, plan):

@@ -9,6 +9,7 @@ import pytest
 
 from components import annotations as ann
 from stacks.diff import diff_runs
+from stacks.render import is_object_patch
 
 ELB = "alicloud:ens/loadBalancer:LoadBalancer"
 EIP = "alicloud:ens/eip:Eip"
@@ -23,7 +24,7 @@ CLUSTER_ID = "c0123456789abcdef"
 def owned(config):
     """The cube service with Pulumi owning ELB, EIP and listeners (TCP 80, UDP 53)."""
     svc = config["services"][0]
-    svc["loadBalancer"] = {"type": "elb", "management": "pulumi", "eip": {"bandwidth": 20, "isp": "cmcc"}}
+    svc["loadBalancer"] = {"type": "elb", "management": "pulumi", "eip": {"bandwidth": 20}}
     svc["ports"].append({"name": "dns", "port": 53, "protocol": "UDP"})
     return config
 
@@ -42,7 +43,7 @@ def node_ports(args):
 
 def test_each_pool_gets_its_elb_eip_and_attachment(owned, plan):
     run = plan(owned)
-    for pool, region in (("np-hefei", "cn-hefei-cmcc-2"), ("np-chengdu", "cn-chengdu-telecom-4")):
+    for pool, region, isp in (("np-hefei", "cn-hefei-cmcc-2", "cmcc"), ("np-chengdu", "cn-chengdu-telecom-4", "telecom")):
         base = f"default/cube-svc/elb/{pool}"
         component = run.named(base)
         assert component.type == "ack-edge-lb:elb:RegionalElb" and component.parent == "default/cube-svc"
@@ -52,12 +53,14 @@ def test_each_pool_gets_its_elb_eip_and_attachment(owned, plan):
             "loadBalancerName": f"k8s/cube-svc/default/{pool}/{CLUSTER_ID}", "ensRegionId": region,
             "networkId": f"n-{pool.replace('-', '')}", "vswitchId": f"vsw-{pool.replace('-', '')}",
             "loadBalancerSpec": "elb.s2.small", "paymentType": "PayAsYouGo"}
-        assert elb.options["replaceOnChanges"] == ["*"]
+        # The provider's force-new inputs decide what replaces an ELB (a rename does not), and the whole
+        # regional component is protected or not, children included.
+        assert "replaceOnChanges" not in elb.options
         assert elb.options["ignoreChanges"] == ["backendServers"]
         eip = run.named(f"{base}/eip")
         assert eip.type == EIP and eip.inputs == {
             "eipName": f"k8s/cube-svc/default/{pool}/{CLUSTER_ID}", "ensRegionId": region, "bandwidth": 20,
-            "internetChargeType": "95BandwidthByMonth", "isp": "cmcc", "paymentType": "PayAsYouGo"}
+            "internetChargeType": "95BandwidthByMonth", "isp": isp, "paymentType": "PayAsYouGo"}
         attachment = run.named(f"{base}/eip-attachment")
         assert attachment.type == ATTACHMENT and attachment.inputs["instanceType"] == "SlbInstance"
         assert attachment.options == {"deleteBeforeReplace": True}
@@ -70,7 +73,7 @@ def test_pulumi_mode_service_is_left_alone_by_ecm(owned, plan):
     assert service.inputs["spec"]["loadBalancerClass"] == ann.PULUMI_CLASS
     assert service.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true",
                                                          ann.TOPOLOGY_KEYS: ann.TOPOLOGY_NODEPOOL}
-    assert not [r for r in run.resources if r.type.endswith("NodePoolPatch") or r.type.endswith("PoolServicePatch")]
+    assert not [r for r in run.resources if is_object_patch(r)]
 
 
 def test_listeners_follow_ports_with_documented_defaults(owned, plan):
@@ -110,6 +113,8 @@ def test_http_and_https_listeners(owned, plan):
     http = run.named("default/cube-svc/elb/np-hefei/listener/http-80")
     assert http.type == HTTP
     assert http.inputs["healthCheck"] == "on" and http.inputs["healthCheckUri"] == "/healthz"
+    assert http.inputs["status"] == "running"  # validated lower case by the provider; UDP takes "Running"
+    assert http.options["deleteBeforeReplace"] is True  # a new NodePort replaces it on the same port
     assert http.inputs["healthCheckConnectPort"] == 32100
     https = run.named("default/cube-svc/elb/np-hefei/listener/https-443")
     assert https.type == DYNAMIC and https.inputs["protocol"] == "https"
@@ -131,13 +136,13 @@ def test_user_mode_creates_what_it_does_not_adopt(config, plan):
     run = plan(config, preview=False)
     assert [r.name for r in run.of_type(ELB)] == ["default/cube-svc/elb/np-chengdu/loadbalancer"]
     assert not [r for r in run.resources if "listener" in r.name]  # ECM keeps listeners under `user`
-    bindings = {r.name.rsplit("/", 1)[1]: r.inputs["metadata"]["annotations"][ann.LOADBALANCER_ID]
-                for r in run.resources if r.type.endswith("PoolServicePatch")}
+    bindings = {r.name.rsplit("/", 1)[1]: r.inputs["annotations"][ann.LOADBALANCER_ID]
+                for r in run.resources if is_object_patch(r) and r.inputs["kind"] == "PoolService"}
     assert bindings == {"np-hefei": "lb-hefei01", "np-chengdu": "default/cube-svc/elb/np-chengdu/loadbalancer-id"}
     assert run.outputs["loadBalancers"]["default/cube-svc"]["cn-hefei-cmcc-2"] == {"elbId": "lb-hefei01",
                                                                                    "adopted": True}
     # ECM still reads the pools: user mode keeps the NodePool patches.
-    assert len([r for r in run.resources if r.type.endswith("NodePoolPatch")]) == 2
+    assert len([r for r in run.resources if is_object_patch(r) and r.inputs["kind"] == "NodePool"]) == 2
 
 
 @pytest.mark.parametrize("stack, protect, expected", [

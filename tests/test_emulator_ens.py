@@ -150,6 +150,52 @@ def test_listener_starts_stopped_then_runs(emulator, client, protocol):
     assert (missing.code, missing.status_code) == ("InvalidListener.NotFound", 404)
 
 
+def running_listener(client: Client, protocol: str, port: int = 443) -> dict[str, Any]:
+    key = dict(load_balancer_id=active_lb(client), listener_port=port)
+    listener_call(client, "create", protocol, backend_server_port=30443, description="before", **key,
+                  **PROTOCOL_EXTRA[protocol])
+    client.start_load_balancer_listener(m.StartLoadBalancerListenerRequest(listener_protocol=protocol, **key))
+    for _ in range(10):  # Starting for start_polls describes
+        if listener_call(client, "describe", protocol, **key).status == "Running":
+            return key
+    raise AssertionError(f"{protocol} listener never ran")
+
+
+def test_running_http_and_https_listeners_must_be_stopped_to_change_or_delete(emulator, client):
+    """terraform-provider-alicloud stops an ENS HTTP listener before Set and Delete (tests/emulator/ens.py)."""
+    emulator.ens.stop_polls = 1
+    refused = {}
+    for protocol in ("tcp", "udp", "http", "https"):
+        key = running_listener(client, protocol)
+        delete = m.DeleteLoadBalancerListenerRequest(listener_protocol=protocol, **key)
+        try:
+            listener_call(client, "set", protocol, description="after", **key)
+        except ClientException as exc:
+            refused[protocol] = (exc.code, exc.status_code, exc.data["Message"])
+            assert listener_call(client, "describe", protocol, **key).description == "before"  # nothing changed
+            assert failure(client.delete_load_balancer_listener, delete).code == "IncorrectListenerStatus"
+            client.stop_load_balancer_listener(m.StopLoadBalancerListenerRequest(listener_protocol=protocol, **key))
+            # Stopping is not stopped yet: still refused, until a describe has seen it Stopping.
+            assert failure(client.delete_load_balancer_listener, delete).code == "IncorrectListenerStatus"
+            assert [listener_call(client, "describe", protocol, **key).status for _ in range(2)] == [
+                "Stopping", "Stopped"]
+            listener_call(client, "set", protocol, description="after", **key)
+        assert listener_call(client, "describe", protocol, **key).description == "after"
+        client.delete_load_balancer_listener(delete)
+        assert emulator.ens.load_balancers[key["load_balancer_id"]]["_listeners"] == {}
+    message = "The current status of the listener does not support this operation."
+    assert refused == {"http": ("IncorrectListenerStatus", 400, message),
+                       "https": ("IncorrectListenerStatus", 400, message)}
+
+
+def test_which_listeners_must_be_stopped_can_be_chosen(emulator, client):
+    emulator.ens.stop_to_change = frozenset({"tcp"})
+    key = running_listener(client, "tcp", port=80)
+    assert failure(lambda: listener_call(client, "set", "tcp", scheduler="rr", **key)).code == "IncorrectListenerStatus"
+    key = running_listener(client, "https")
+    listener_call(client, "set", "https", description="after", **key)
+
+
 def test_tcp_listener_attributes_update_in_place(client):
     lb_id = active_lb(client)
     key = dict(load_balancer_id=lb_id, listener_port=80)

@@ -106,6 +106,7 @@ def test_update_changes_attributes_in_place(host, emulator, elb):
     assert emulator.calls["SetLoadBalancerTCPListenerAttribute"] == 1
     assert emulator.calls["CreateLoadBalancerTCPListener"] == 1  # no second create
     assert emulator.calls["DeleteLoadBalancerListener"] == 0
+    assert emulator.calls["StopLoadBalancerListener"] == 0  # ENS changes a running TCP listener: no outage
 
 
 def test_diff_is_quiet_when_nothing_changed_and_replaces_on_port_changes(host, elb):
@@ -149,6 +150,76 @@ def test_https_listener(host, emulator, elb):
     id_, outs = host.create(provider(), inputs(elb, protocol="https", listenerPort=443, attributes=attributes))
     assert id_ == f"{elb}/https/443" and outs["status"] == "Running"
     assert live(emulator, elb, "https", 443)["ServerCertificateId"] == "cert-123"
+
+
+HTTPS = {"Scheduler": "wrr", "ServerCertificateId": "cert-123", "HealthCheck": "on", "HealthCheckURI": "/healthz"}
+WRITES = ("StopLoadBalancerListener", "StartLoadBalancerListener", "DeleteLoadBalancerListener",
+          "SetLoadBalancerHTTPSListenerAttribute", "SetLoadBalancerTCPListenerAttribute")
+
+
+def writes(emulator):
+    """The listener calls that change something, in the order the emulator received them."""
+    return [call.action for call in emulator.log if call.action in WRITES]
+
+
+@pytest.fixture
+def running_https(host, emulator, elb):
+    """A running HTTPS listener created by the provider; stopping takes two describes from here on."""
+    id_, outs = host.create(provider(), inputs(elb, protocol="https", listenerPort=443, attributes=HTTPS))
+    assert live(emulator, elb, "https", 443)["Status"] == "Running"
+    emulator.ens.stop_polls = 2
+    emulator.reset_counts()
+    return id_, outs
+
+
+def test_https_update_stops_sets_and_starts_a_running_listener(host, emulator, elb, running_https):
+    id_, outs = running_https
+    news = inputs(elb, protocol="https", listenerPort=443, attributes={**HTTPS, "Scheduler": "rr"})
+    updated = host.update(provider(), id_, outs, news)
+    assert writes(emulator) == ["StopLoadBalancerListener", "SetLoadBalancerHTTPSListenerAttribute",
+                                "StartLoadBalancerListener"]
+    assert ("SetLoadBalancerHTTPSListenerAttribute", "IncorrectListenerStatus") not in emulator.outcomes  # waited
+    assert updated["status"] == "Running"
+    listener = live(emulator, elb, "https", 443)
+    assert listener["Status"] == "Running" and listener["Scheduler"] == "rr"
+
+
+def test_https_delete_stops_then_deletes_a_running_listener(host, emulator, elb, running_https):
+    id_, outs = running_https
+    host.delete(provider(), id_, outs)
+    assert writes(emulator) == ["StopLoadBalancerListener", "DeleteLoadBalancerListener"]
+    assert emulator.ens.load_balancers[elb]["_listeners"] == {}
+    host.delete(provider(), id_, outs)  # gone already: done, nothing stopped
+    assert writes(emulator) == ["StopLoadBalancerListener", "DeleteLoadBalancerListener"]
+
+
+def test_a_failed_change_after_the_stop_starts_the_old_listener_again(host, emulator, elb, running_https):
+    id_, outs = running_https
+    emulator.inject("SetLoadBalancerHTTPSListenerAttribute", "InvalidParameter.ServerCertificateId", status=400)
+    news = inputs(elb, protocol="https", listenerPort=443, attributes={**HTTPS, "ServerCertificateId": "cert-gone"})
+    with pytest.raises(ProviderError) as caught:
+        host.update(provider(), id_, outs, news)
+    assert "InvalidParameter.ServerCertificateId" in caught.value.summary
+    assert writes(emulator) == ["StopLoadBalancerListener", "SetLoadBalancerHTTPSListenerAttribute",
+                                "StartLoadBalancerListener"]
+    listener = live(emulator, elb, "https", 443)
+    assert listener["ServerCertificateId"] == "cert-123" and listener["Status"] in ("Starting", "Running")
+
+
+def test_a_listener_the_cloud_refuses_to_change_while_running_is_stopped_and_retried(host, emulator, elb):
+    id_, outs = host.create(provider(), inputs(elb))
+    emulator.ens.stop_to_change = frozenset({"tcp"})  # as if ENS held TCP listeners to the HTTP rule
+    emulator.reset_counts()
+    host.update(provider(), id_, outs, inputs(elb, attributes={**ATTRIBUTES, "Scheduler": "wrr"}))
+    assert writes(emulator) == ["SetLoadBalancerTCPListenerAttribute", "StopLoadBalancerListener",
+                                "SetLoadBalancerTCPListenerAttribute", "StartLoadBalancerListener"]
+    assert emulator.outcomes[("SetLoadBalancerTCPListenerAttribute", "IncorrectListenerStatus")] == 1
+    assert live(emulator, elb)["Scheduler"] == "wrr" and live(emulator, elb)["Status"] == "Running"
+    emulator.reset_counts()
+    host.delete(provider(), id_, outs)
+    assert writes(emulator) == ["DeleteLoadBalancerListener", "StopLoadBalancerListener",
+                                "DeleteLoadBalancerListener"]
+    assert emulator.ens.load_balancers[elb]["_listeners"] == {}
 
 
 @pytest.mark.parametrize("code", ["Throttling.User", "ServiceUnavailable", "InternalError", "IncorrectLoadBalancerStatus"])

@@ -66,6 +66,7 @@ def test_raw_keys_lose_the_project_namespace(tmp_path):
 def test_other_namespaces_are_ignored(tmp_path):
     config = {
         "kubernetes:context": "ack-edge-prod",
+        "pulumi:tags": {"team": "edge"},
         "alicloud:region": "cn-hangzhou",
         "alicloud:accessKey": {"secure": CIPHERTEXT},  # a provider's secret is the provider's business
         "other-project:cluster": "not ours",
@@ -144,14 +145,144 @@ def test_config_not_a_mapping(tmp_path, config):
     assert "config:" in problem.fix and f"{PROJECT}:" in problem.fix
 
 
-@pytest.mark.parametrize("text", ["", "# nothing yet\n", "config:\n", "encryptionsalt: v1:x\n", "- a\n- b\n"])
-def test_file_without_settings_reports_the_required_keys(tmp_path, text):
+@pytest.mark.parametrize("text, path, says", [
+    ("", "file", "the stack file is empty"),
+    ("# nothing yet\n", "file", "the stack file is empty"),
+    ("config:\n", "config", "`config:` is empty"),
+    ("config: {}\n", "config", "`config:` is empty"),
+    ("encryptionsalt: v1:x\n", "config", "no `config:` section"),
+    ("- a\n- b\n", "file", "not a mapping with a `config:` section"),
+])
+def test_file_without_settings_says_so(tmp_path, text, path, says):
+    file = stack_file("ci", tmp_path)
+    file.write_text(text, encoding="utf-8")
+    (problem,) = load_error(file).problems
+    assert problem.path == (str(file) if path == "file" else "config")
+    assert says in problem.message
+    assert "config:" in problem.fix
+    assert all(f"{PROJECT}:{key}" in problem.fix for key in ("cluster", "nodePools", "services"))
+    with pytest.raises(ConfigError):
+        raw_from_stack_file(file, "ci")
+
+
+def test_settings_without_the_config_wrapper_are_named(tmp_path):
     path = stack_file("ci", tmp_path)
-    path.write_text(text, encoding="utf-8")
-    assert raw_from_stack_file(path, "ci") == {}
+    path.write_text(yaml.safe_dump({"encryptionsalt": "v1:x", **project_keys(base_config())}), encoding="utf-8")
     problems = load_error(path).problems
-    assert {p.path for p in problems} == {"cluster", "nodePools"}
-    assert all(p.fix.startswith("add `") for p in problems)
+    assert sorted(p.value for p in problems) == [f"{PROJECT}:cluster", f"{PROJECT}:nodePools", f"{PROJECT}:services"]
+    assert all("outside `config:`" in p.message and "under a `config:` line" in p.fix for p in problems)
+
+
+def test_settings_under_a_misspelt_config_section_are_named(tmp_path):
+    path = stack_file("ci", tmp_path)
+    path.write_text(yaml.safe_dump({"confg": project_keys(base_config())}), encoding="utf-8")
+    (problem,) = load_error(path).problems
+    assert problem.value == "confg" and "rename `confg:` to `config:`" in problem.fix
+
+
+def test_a_setting_left_outside_config_is_named_beside_the_others(tmp_path):
+    config = project_keys(base_config())
+    services = config.pop(f"{PROJECT}:services")
+    path = write_stack(tmp_path, config, **{f"{PROJECT}:services": services})
+    (problem,) = load_error(path).problems
+    assert problem.value == f"{PROJECT}:services" and "outside `config:`" in problem.message
+
+
+# --- namespaces ------------------------------------------------------------------------------------
+
+NEAR_MISSES = ["ack-edge-lab", "ack_edge_lb", "ackedgelb", "ack-edge-lb ", "ACK-Edge-LB", "ack-edge-b", "ack.edge.lb",
+               "ack-edge-lbs", ""]
+
+
+@pytest.mark.parametrize("namespace", NEAR_MISSES)
+@pytest.mark.parametrize("key", ["cluster", "nodePools", "services"])
+def test_a_misspelt_namespace_is_refused_with_the_right_key(tmp_path, namespace, key):
+    config = project_keys(base_config())
+    config[f"{namespace}:{key}"] = config.pop(f"{PROJECT}:{key}")
+    error = load_error(write_stack(tmp_path, config))
+    (problem,) = error.problems  # the typo, not also "missing `{key}`"
+    assert problem.value == f"{namespace}:{key}"
+    assert f"`{namespace}`" in problem.message
+    assert problem.fix == f"rename the key to `{PROJECT}:{key}`"
+    assert f"{namespace}:{key}" in str(error)
+
+
+def test_a_misspelt_namespace_is_refused_even_beside_the_right_one(tmp_path):
+    config = project_keys(base_config())
+    config["ack-edge-lab:protect"] = True
+    (problem,) = load_error(write_stack(tmp_path, config)).problems
+    assert problem.value == "ack-edge-lab:protect" and problem.fix == f"rename the key to `{PROJECT}:protect`"
+
+
+def test_only_the_near_miss_is_refused_other_namespaces_stay_allowed(tmp_path):
+    config = project_keys(base_config())
+    for namespace in ("kubernetes", "alicloud", "pulumi", "aws", "random", "tls", "command", "other-project", "edge"):
+        config |= {f"{namespace}:services": "theirs", f"{namespace}:cluster": {"secure": CIPHERTEXT}}
+    config["ack-edge-lb-prod:services"] = []
+    (problem,) = load_error(write_stack(tmp_path, config)).problems
+    assert problem.value == "ack-edge-lb-prod:services"
+
+
+def test_a_key_without_namespace_is_the_project_s_as_pulumi_reads_it(tmp_path):
+    # Pulumi puts a stack file's key without namespace in the project's (workspace TestLoadingStackConfigWithoutNamespacingTheProject).
+    config = project_keys(base_config())
+    config["services"] = config.pop(f"{PROJECT}:services")
+    loaded = load_stack_file("ci", write_stack(tmp_path, config))
+    assert [s.name for s in loaded.config.services] == ["cube-svc"]
+
+
+def test_the_old_config_spelling_is_read_as_pulumi_reads_it(tmp_path):
+    # config.ParseKey reads `<namespace>:config:<name>` as `<namespace>:<name>`.
+    config = project_keys(base_config())
+    config[f"{PROJECT}:config:services"] = config.pop(f"{PROJECT}:services")
+    assert [s.name for s in load_stack_file("ci", write_stack(tmp_path, config)).config.services] == ["cube-svc"]
+
+
+def test_a_key_set_twice_is_refused(tmp_path):
+    config = {**project_keys(base_config()), "services": []}
+    (problem,) = load_error(write_stack(tmp_path, config)).problems
+    assert problem.value == "services" and f"`{PROJECT}:services`" in problem.message
+    assert problem.fix == "keep one of them"
+
+
+def test_settings_nested_under_the_project_name_are_refused(tmp_path):
+    (problem,) = load_error(write_stack(tmp_path, {PROJECT: base_config()})).problems
+    assert problem.value == PROJECT and "one block" in problem.message
+    assert f"`{PROJECT}:cluster`" in problem.fix and f"`{PROJECT}:services`" in problem.fix
+
+
+# --- required keys ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["cluster", "nodePools", "services"])
+def test_a_missing_required_key_is_refused_as_the_pulumi_cli_does(tmp_path, key):
+    config = project_keys(base_config())
+    del config[f"{PROJECT}:{key}"]
+    error = load_error(write_stack(tmp_path, config))
+    (problem,) = error.problems
+    assert problem.path == key
+    assert problem.message == f"Stack 'ci' is missing configuration value '{PROJECT}:{key}'"
+    assert problem.fix.startswith(f"add `{PROJECT}:{key}:` under `config:`")
+    with pytest.raises(ConfigError):
+        raw_from_stack_file(write_stack(tmp_path, config), "ci")
+
+
+def test_a_stack_without_services_says_so(tmp_path):
+    config = project_keys(base_config())
+    config.pop(f"{PROJECT}:services")
+    assert f"`{PROJECT}:services: []`" in load_error(write_stack(tmp_path, config)).problems[0].fix
+    config[f"{PROJECT}:services"] = []
+    assert load_stack_file("ci", write_stack(tmp_path, config)).config.services == []
+
+
+def test_key_problems_come_with_the_value_problems(tmp_path):
+    raw = base_config()
+    raw["cluster"]["id"] = "not-a-cluster"
+    config = project_keys(raw)
+    config["ack-edge-lab:services"] = config.pop(f"{PROJECT}:services")
+    problems = load_error(write_stack(tmp_path, config)).problems
+    assert [(p.path, p.value) for p in problems] == [("config", "ack-edge-lab:services"),
+                                                    ("cluster.id", "not-a-cluster")]
 
 
 def test_secure_value_is_rejected_without_its_ciphertext(tmp_path):
@@ -196,6 +327,16 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_stack_file("ci", path)
     assert "not UTF-8" in str(caught.value)
+
+
+def test_a_secret_and_other_problems_are_reported_together_without_the_ciphertext(tmp_path):
+    raw = base_config()
+    raw["services"][0]["ports"][0]["name"] = {"secure": CIPHERTEXT}
+    raw["cluster"]["id"] = "not-a-cluster"
+    error = load_error(write_stack(tmp_path, project_keys(raw)))
+    assert [(p.path, p.value) for p in error.problems] == [("services[0].ports[0].name", "[secret]"),
+                                                          ("cluster.id", "not-a-cluster")]
+    assert CIPHERTEXT[3:20] not in str(error) and CIPHERTEXT[3:20] not in repr(error.problems)
 
 
 def test_a_nested_secret_is_reported_without_its_ciphertext(tmp_path):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import jsonschema
@@ -12,12 +13,14 @@ import pytest
 import yaml
 
 from stacks.offline import Registration
+from stacks.render import is_object_patch
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 KUBERNETES = "1.37.0"
+# The objects an ExistingObjectPatch edits, by kind: its labels and annotations must fit their schemas.
 CRDS = {
-    "kubernetes:apps.openyurt.io/v1beta2:NodePoolPatch": ("apps.openyurt.io_nodepools.yaml", "v1beta2"),
-    "kubernetes:network.openyurt.io/v1alpha1:PoolServicePatch": ("network.openyurt.io_poolservices.yaml", "v1alpha1"),
+    "NodePool": ("apps.openyurt.io_nodepools.yaml", "v1beta2"),
+    "PoolService": ("network.openyurt.io_poolservices.yaml", "v1alpha1"),
 }
 
 
@@ -28,13 +31,26 @@ def crd_schema(file: str, version: str) -> dict:
 
 
 def manifest(r: Registration) -> dict:
+    if is_object_patch(r):  # the object as the merge patch leaves it: ours are labels and annotations only
+        meta = {"name": r.inputs["name"], "labels": r.inputs.get("labels"), "annotations": r.inputs.get("annotations")}
+        if r.inputs.get("namespace"):
+            meta["namespace"] = r.inputs["namespace"]
+        return {"apiVersion": r.inputs["apiVersion"], "kind": r.inputs["kind"],
+                "metadata": {k: v for k, v in meta.items() if v}, **({"spec": r.inputs["spec"]} if "spec" in r.inputs else {})}
     return {k: v for k, v in r.inputs.items() if k in ("apiVersion", "kind", "metadata", "spec")}
 
 
+OBJECT_META = (Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES}-local-strict"
+               / "objectmeta-meta-v1.json")
+
+
 def validate(r: Registration) -> None:
-    if r.type in CRDS:
-        schema = crd_schema(*CRDS[r.type])
+    if is_object_patch(r):
+        schema = crd_schema(*CRDS[r.inputs["kind"]])
         jsonschema.validate(manifest(r), schema, cls=jsonschema.Draft7Validator)
+        # The CRD leaves metadata to the API server: check it against ObjectMeta itself.
+        meta_schema = json.loads(OBJECT_META.read_text())
+        jsonschema.validate(manifest(r)["metadata"], meta_schema, cls=jsonschema.Draft7Validator)
     else:
         kubernetes_validate.validate(manifest(r), KUBERNETES, strict=True)
 
@@ -64,7 +80,7 @@ def modes(config: dict) -> dict[str, dict]:
 @pytest.mark.parametrize("mode", ["elb-ecm", "elb-user", "elb-pulumi", "nlb-ccm", "nlb-pulumi", "clb-ccm"])
 def test_every_cluster_object_is_schema_valid(config, plan, mode):
     run = plan(modes(config)[mode], preview=False)
-    objects = [r for r in run.resources if r.type.startswith("kubernetes:")]
+    objects = [r for r in run.resources if r.type.startswith("kubernetes:") or is_object_patch(r)]
     assert objects, "the mode declares cluster objects"
     for r in objects:
         validate(r)
@@ -79,8 +95,8 @@ def test_the_validators_do_reject_a_broken_service(config, plan):
 
 
 def test_the_validators_do_reject_a_broken_node_pool_patch(config, plan):
-    patch = next(r for r in plan(config, preview=False).resources if r.type.endswith("NodePoolPatch"))
+    patch = next(r for r in plan(config, preview=False).resources if is_object_patch(r))
     broken = copy.deepcopy(patch.inputs)
-    broken["spec"] = {"labels": {"k8s-svc": 1}}
+    broken["labels"] = {"k8s-svc": 1}  # a label value must be a string
     with pytest.raises(jsonschema.ValidationError):
         validate(Registration(patch.type, "x", None, broken, True))

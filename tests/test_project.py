@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
+from stacks.load import PROJECT, REQUIRED_KEYS
 from stacks.model import CONFIG_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,18 @@ def test_every_configuration_key_is_declared(project):
     for key in ("cluster",):
         assert project["config"][key]["type"] == "object"
     assert project["config"]["nodePools"]["type"] == "array"
+
+
+def test_the_main_keys_are_required(project):
+    # A declared key without `default` is required: the Pulumi CLI refuses a stack that lacks it
+    # ("Stack 'dev' is missing configuration value ..."), so a forgotten `services` cannot plan zero
+    # Services and delete every load balancer. The offline loader requires the same keys.
+    required = {key for key, declared in project["config"].items() if "default" not in declared}
+    assert required == {"cluster", "nodePools", "services"} == set(REQUIRED_KEYS)
+    # so every stack of the repository must set them
+    for path in ROOT.glob("Pulumi.*.yaml"):
+        config = yaml.safe_load(path.read_text())["config"]
+        assert {f"{PROJECT}:{key}" for key in REQUIRED_KEYS} <= set(config), path.name
 
 
 def test_every_stack_file_belongs_to_the_project(project):

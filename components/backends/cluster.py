@@ -24,13 +24,15 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+
+from components.cloud.credentials import KUBE_CONTEXT_CONFIG, KUBECONFIG_CONFIG
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
 ENS_INSTANCE_LABEL = "alibabacloud.com/ens-instance-id"
@@ -80,27 +82,41 @@ class ClusterView:
 
 # --- client configuration ---------------------------------------------------------------------------
 
-def load_api_client(kubeconfig: Optional[str] = None) -> k8s.ApiClient:
-    """A client from kubeconfig text, else $KUBECONFIG, else ~/.kube/config, else the in-cluster account."""
+def load_api_client(config: Optional[Mapping[str, Any]] = None) -> k8s.ApiClient:
+    """A Kubernetes client for the cluster pulumi-kubernetes would use, from the provider configuration.
+
+    `config` is a dynamic provider's configuration (`credentials.provider_config(..., kubernetes=True)`):
+    - `kubernetes:kubeconfig`: a path when a file exists there (`~` expanded), else kubeconfig content (YAML or
+      JSON text, or a mapping), as pulumi-kubernetes decides (provider/pkg/provider/util.go
+      `parseKubeconfigString`, used by provider.go `Configure`);
+    - `kubernetes:context`: the context to use instead of the kubeconfig's current-context.
+    Without `kubernetes:kubeconfig`: $KUBECONFIG (a list of paths, as kubectl reads it), else ~/.kube/config,
+    else the in-cluster service account. A KubeconfigError names where the configuration came from, never
+    its content. The client retries as urllib3 does, with a bounded Retry-After wait.
+    """
+    config = config or {}
+    setting, context = config.get(KUBECONFIG_CONFIG), config.get(KUBE_CONTEXT_CONFIG) or None
     configuration = k8s.Configuration()
     # Same three retries as urllib3's default, with a bounded Retry-After wait.
     configuration.retries = urllib3.Retry(total=3, retry_after_max=RETRY_AFTER_MAX)
     # The loader's KUBE_CONFIG_DEFAULT_LOCATION is read from the environment at import: read it now instead.
     paths = os.environ.get("KUBECONFIG") or ""
-    source = ("the kubeconfig text given" if kubeconfig is not None else
+    path = _kubeconfig_path(setting)
+    source = (f"{KUBECONFIG_CONFIG} (the file {path})" if path else
+              f"{KUBECONFIG_CONFIG} (kubeconfig content)" if setting not in (None, "") else
               f"KUBECONFIG={paths}" if paths else DEFAULT_KUBECONFIG)
+    source += f" with {KUBE_CONTEXT_CONFIG} {context!r}" if context else ""
+    # persist_config=False: a token refresh must not write anything anywhere.
+    options = {"context": context, "persist_config": False, "client_configuration": configuration}
     try:
-        if kubeconfig is not None:
-            document = yaml.safe_load(kubeconfig)
+        if path or (not setting and (paths or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG)))):
+            return k8s_config.new_client_from_config(path or paths or DEFAULT_KUBECONFIG, **options)
+        if setting not in (None, ""):
+            document = yaml.safe_load(setting) if isinstance(setting, str) else setting
             if not isinstance(document, dict):
-                raise KubeconfigError(f"{source} is not a kubeconfig (a YAML mapping) but a "
-                                      f"{type(document).__name__}: pass the file's content, not its path")
-            # persist_config=False: a token refresh must not write anything anywhere.
-            return k8s_config.new_client_from_config_dict(document, persist_config=False,
-                                                          client_configuration=configuration)
-        if paths or os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG)):
-            return k8s_config.new_client_from_config(paths or DEFAULT_KUBECONFIG, persist_config=False,
-                                                     client_configuration=configuration)
+                raise KubeconfigError(f"{KUBECONFIG_CONFIG} is neither the path of an existing file nor kubeconfig "
+                                      f"content (a YAML mapping, here a {type(document).__name__})")
+            return k8s_config.new_client_from_config_dict(document, **options)
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             source = "the in-cluster service account"
             k8s_config.load_incluster_config(client_configuration=configuration)
@@ -110,8 +126,17 @@ def load_api_client(kubeconfig: Optional[str] = None) -> k8s.ApiClient:
     except Exception as exc:  # noqa: BLE001 - yaml, ConfigException, OSError, ...: all become one clear error
         raise KubeconfigError(f"cannot load the Kubernetes client configuration from {source}: "
                               f"{_describe(exc)}") from None  # the cause could print secrets
-    raise KubeconfigError("no Kubernetes client configuration: pass the kubeconfig (a secret stack value), "
-                          f"set KUBECONFIG, or create {DEFAULT_KUBECONFIG}")
+    raise KubeconfigError(f"no Kubernetes client configuration: set {KUBECONFIG_CONFIG} (a path or the content, "
+                          f"as a secret stack value), set KUBECONFIG, or create {DEFAULT_KUBECONFIG}")
+
+
+def _kubeconfig_path(setting: Any) -> Optional[str]:
+    """The file `kubernetes:kubeconfig` names, or None when it is content (parseKubeconfigString: `~` and `~/...`
+    are expanded, then a value that names an existing file is a path)."""
+    if not isinstance(setting, str) or not setting or "\n" in setting:
+        return None
+    candidate = os.path.expanduser(setting) if setting == "~" or setting.startswith("~/") else setting
+    return candidate if os.path.exists(candidate) else None
 
 
 def _describe(exc: BaseException) -> str:

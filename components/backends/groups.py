@@ -47,7 +47,7 @@ class EnsGroup:
     reads: int = field(default=0, init=False)
 
     def _bucket(self) -> ratelimit.TokenBucket:
-        return ratelimit.bucket("ens", "backends", self.api.creds.access_key_id)
+        return ratelimit.bucket("ens", "backends", self.api.account)
 
     def list(self) -> list[Backend]:
         self.reads += 1
@@ -127,7 +127,7 @@ class NlbGroup(_MarkedGroup):
     poll_interval: float = 1.0
 
     def _base(self) -> dict[str, Any]:
-        return {"ServerGroupId": self.server_group_id, "RegionId": self.api.creds.region_id}
+        return {"ServerGroupId": self.server_group_id, "RegionId": self.api.region_id}
 
     def list(self) -> list[Backend]:
         self.reads += 1
@@ -155,7 +155,7 @@ class NlbGroup(_MarkedGroup):
         # One token per logical call: a retry of a call that went through is not applied twice.
         params = {**self._base(), "Servers": servers, "ClientToken": uuid.uuid4().hex}
         job = self.api.request(action, method, params,
-                               before_each=ratelimit.bucket("nlb", "servers", self.api.creds.access_key_id).acquire
+                               before_each=ratelimit.bucket("nlb", "servers", self.api.account).acquire
                                ).get("JobId")
         if job:
             done = wait_for(lambda: self.api.request("GetJobStatus", "get_job_status", {"JobId": job}),
@@ -187,7 +187,7 @@ class ClbGroup(_MarkedGroup):
     limit: int = BATCH_LIMITS["clb"]
 
     def _base(self) -> dict[str, Any]:
-        return {"VServerGroupId": self.vserver_group_id, "RegionId": self.api.creds.region_id}  # not sent by Config
+        return {"VServerGroupId": self.vserver_group_id, "RegionId": self.api.region_id}  # not sent by Config
 
     def list(self) -> list[Backend]:
         self.reads += 1
@@ -204,7 +204,7 @@ class ClbGroup(_MarkedGroup):
 
     def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
         self.api.request(action, method, {**self._base(), "BackendServers": dumps(servers)},
-                         before_each=ratelimit.bucket("clb", "write", self.api.creds.access_key_id).acquire)
+                         before_each=ratelimit.bucket("clb", "write", self.api.account).acquire)
 
     def add(self, backends: Sequence[Backend]) -> None:
         self._write("AddVServerGroupBackendServers", "add_vserver_group_backend_servers",

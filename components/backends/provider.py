@@ -21,7 +21,6 @@ from pulumi.dynamic import (
     CreateResult,
     DiffResult,
     ReadResult,
-    Resource,
     ResourceProvider,
     UpdateResult,
 )
@@ -29,13 +28,14 @@ from pulumi.dynamic import (
 from components.backends.desired import Target
 from components.backends.model import BATCH_LIMITS, Backend
 from components.cloud import credentials
-from components.cloud.wire import gone, normalized
+from components.cloud.wire import fully_known, gone, is_known, normalized
+from components.dynamic import DynamicResource
 
 MODES = ("cluster", "local", "ip")
 # A different group or Service is a different resource: the old one's backends are released.
 REPLACE_ON = ("kind", "groupId", "namespace", "service")
 INPUTS = (*REPLACE_ON, "regionId", "portName", "mode", "pools", "port", "serverType", "drainSeconds")
-KUBECONFIG_CONFIG = "kubernetes:kubeconfig"  # the setting pulumi-kubernetes reads, usually a secret
+KUBECONFIG_CONFIG = credentials.KUBECONFIG_CONFIG  # the setting pulumi-kubernetes reads, usually a secret
 
 
 def _inputs(props: dict[str, Any]) -> dict[str, Any]:
@@ -46,10 +46,12 @@ def _stored(props: dict[str, Any]) -> list[Backend]:
     return [Backend.from_dict(normalized(raw)) for raw in props.get("backends") or []]
 
 
-def _outputs(inputs: dict[str, Any], backends: tuple[Backend, ...] | list[Backend], desired_hash: str) -> dict[str, Any]:
+def _outputs(inputs: dict[str, Any], backends: tuple[Backend, ...] | list[Backend], desired_hash: str,
+             without_port: int = 0) -> dict[str, Any]:
     serving = sum(1 for b in backends if b.weight > 0)
     return {**inputs, "backends": [b.as_dict() for b in sorted(backends)], "desiredHash": desired_hash,
-            "counts": {"total": len(backends), "serving": serving, "draining": len(backends) - serving}}
+            "counts": {"total": len(backends), "serving": serving, "draining": len(backends) - serving,
+                       "withoutPort": without_port}}
 
 
 class BackendSyncProvider(ResourceProvider):
@@ -61,15 +63,16 @@ class BackendSyncProvider(ResourceProvider):
         self.read_timeout = read_timeout    # one cloud call
 
     def configure(self, req: ConfigureRequest) -> None:
-        keys = (*credentials.ACCESS_KEY_CONFIG, credentials.REGION_CONFIG, KUBECONFIG_CONFIG)
-        self._config = {key: req.config.get(key) for key in keys if req.config.get(key)}
+        # Every `alicloud:` setting pulumi-alicloud reads, and `kubernetes:kubeconfig` / `kubernetes:context`;
+        # held in memory only, never serialized into the state.
+        self._config = credentials.provider_config(req.config, kubernetes=True)
 
     # --- the three layers, built per call -------------------------------------------------------
 
     def _view(self, props: dict[str, Any]):
         from components.backends.cluster import load_api_client, read_cluster
 
-        api = load_api_client(getattr(self, "_config", {}).get(KUBECONFIG_CONFIG))
+        api = load_api_client(getattr(self, "_config", None))
         try:
             return read_cluster(api, props["namespace"], props["service"], props.get("portName"))
         finally:
@@ -92,25 +95,29 @@ class BackendSyncProvider(ResourceProvider):
 
         result = sync(self._group(props), self._target(props), self._view(props), owned,
                       drain_seconds=float(props.get("drainSeconds") or 0))
-        return _outputs(props, result.backends, result.desired_hash)
+        return _outputs(props, result.backends, result.desired_hash, len(result.without_port))
 
     # --- Pulumi protocol ------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate what is known: in a first preview `groupId` and `port` (a NodePort) are not yet."""
         failures = []
-        if news.get("kind") not in BATCH_LIMITS:
-            failures.append(CheckFailure("kind", f"{news.get('kind')!r} is not one of {', '.join(BATCH_LIMITS)}"))
-        if news.get("mode") not in MODES:
-            failures.append(CheckFailure("mode", f"{news.get('mode')!r} is not one of {', '.join(MODES)}"))
+        known = {key: news.get(key) for key in INPUTS if is_known(news.get(key))}
+        if "kind" in known and known["kind"] not in BATCH_LIMITS:
+            failures.append(CheckFailure("kind", f"{known['kind']!r} is not one of {', '.join(BATCH_LIMITS)}"))
+        if "mode" in known and known["mode"] not in MODES:
+            failures.append(CheckFailure("mode", f"{known['mode']!r} is not one of {', '.join(MODES)}"))
         for key in ("groupId", "namespace", "service"):
-            if not news.get(key):
+            if key in known and not known[key]:
                 failures.append(CheckFailure(key, f"`{key}` is required"))
-        port = normalized(news.get("port") or 0)
-        if not isinstance(port, int) or not 0 <= port <= 65535:
-            failures.append(CheckFailure("port", f"{port!r} is not a port number"))
-        drain = news.get("drainSeconds") or 0
-        if not isinstance(drain, (int, float)) or not 0 <= drain <= 3600:
-            failures.append(CheckFailure("drainSeconds", f"{drain!r} is not 0-3600 seconds"))
+        if "port" in known:
+            port = normalized(known["port"] or 0)
+            if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+                failures.append(CheckFailure("port", f"{port!r} is not a port number"))
+        if "drainSeconds" in known:
+            drain = known["drainSeconds"] or 0
+            if not isinstance(drain, (int, float)) or not 0 <= drain <= 3600:
+                failures.append(CheckFailure("drainSeconds", f"{drain!r} is not 0-3600 seconds"))
         return CheckResult(normalized(news), failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -118,12 +125,15 @@ class BackendSyncProvider(ResourceProvider):
         from components.backends.sync import desired_hash
 
         before, after = _inputs(olds), _inputs(news)
-        replaces = [key for key in REPLACE_ON if before[key] != after[key]]
-        if replaces or before != after:
+        # An input not known yet (a preview) may be anything: a replace-on input may replace.
+        replaces = [key for key in REPLACE_ON if not is_known(after[key]) or before[key] != after[key]]
+        if replaces or not fully_known(after) or before != after:
             return DiffResult(changes=True, replaces=replaces)
         wanted = desired(self._view(after), self._target(after))
-        stored = {b.key: b for b in _stored(olds)}
-        moved = desired_hash(wanted) != olds.get("desiredHash") or stored != wanted
+        # What the cloud keeps of a backend: its key, weight and type (a refresh reads back no more).
+        stored = {b.key: (b.weight, b.type) for b in _stored(olds)}
+        moved = desired_hash(wanted) != olds.get("desiredHash") or stored != {k: (b.weight, b.type)
+                                                                            for k, b in wanted.items()}
         return DiffResult(changes=moved, replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -154,7 +164,7 @@ class BackendSyncProvider(ResourceProvider):
         release(self._group(props), {b.key for b in _stored(props)}, drain_seconds=float(props.get("drainSeconds") or 0))
 
 
-class BackendSync(Resource):
+class BackendSync(DynamicResource):
     """Keeps one backend group equal to the pods and nodes that should serve a Service."""
 
     backends: pulumi.Output[list[dict[str, Any]]]

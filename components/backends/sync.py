@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
-from components.backends.desired import Target, desired
+from components.backends.desired import Target, desired, without_port
 from components.backends.groups import BackendGroup
 from components.backends.model import Backend
 from components.backends.planner import Key, Plan, plan
@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # the cluster reader imports the Kubernetes client
 class SyncResult:
     plan: Plan
     desired_hash: str
+    # Pod IPs left out because they lack the Service's named target port (`ip` groups).
+    without_port: tuple[str, ...] = ()
 
     @property
     def backends(self) -> tuple[Backend, ...]:
@@ -64,7 +66,7 @@ def sync(group: BackendGroup, target: Target, view: "ClusterView", owned: Iterab
     mine = set(owned) | group.marked(current)
     steps = plan(current, wanted, mine, limit=group.limit, drain_seconds=drain_seconds)
     apply_plan(group, steps, sleep)
-    return SyncResult(steps, desired_hash(wanted))
+    return SyncResult(steps, desired_hash(wanted), tuple(without_port(view, target)))
 
 
 def release(group: BackendGroup, owned: Iterable[Key], *, drain_seconds: float = 0.0,

@@ -2,7 +2,8 @@
 
 Every call goes through `retry.call` (backoff with jitter on throttling, busy and 5xx codes) and the
 SDK's own retry is switched off, so there is exactly one retry policy. Requests are built with the
-SDK models' `from_map`, from the API's own field names, and answered as plain dicts.
+SDK models' `from_map`, from the API's own field names, and answered as plain dicts. The SDK signs with
+`credentials.Credentials` (`Config(credential=...)`), so STS tokens go out and are refreshed by the library.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ class Product:
     package: str   # the official SDK package
     endpoint: str  # {region} is the credentials' region
     label: str     # how errors name it
+    setting: str   # its entry in `alicloud:endpoints`, as pulumi-alicloud names it
 
 
 PRODUCTS = {
-    "ens": Product("ens", "alibabacloud_ens20171110", "ens.aliyuncs.com", "ENS"),
-    "nlb": Product("nlb", "alibabacloud_nlb20220430", "nlb.{region}.aliyuncs.com", "NLB"),
-    "clb": Product("clb", "alibabacloud_slb20140515", "slb.{region}.aliyuncs.com", "CLB"),
+    "ens": Product("ens", "alibabacloud_ens20171110", "ens.aliyuncs.com", "ENS", "ens"),
+    "nlb": Product("nlb", "alibabacloud_nlb20220430", "nlb.{region}.aliyuncs.com", "NLB", "nlb"),
+    "clb": Product("clb", "alibabacloud_slb20140515", "slb.{region}.aliyuncs.com", "CLB", "slb"),
 }
 
 
@@ -40,16 +42,26 @@ class CloudApi:
     read_timeout_ms: int = 15000
     PRODUCT: ClassVar[str] = ""
 
+    @property
+    def account(self) -> str:
+        """Stable per account, whatever session signs: what the rate-limit buckets are keyed by."""
+        return self.creds.account
+
+    @property
+    def region_id(self) -> str:
+        return self.creds.region_id
+
     @classmethod
     def from_environment(cls, config: Optional[Mapping[str, Any]] = None, policy: RetryPolicy = DEFAULT,
                          read_timeout: float = 15.0, region: Optional[str] = None) -> "CloudApi":
-        """Credentials from the environment or `alicloud:` config; the endpoint from the region or the override."""
+        """Credentials as pulumi-alicloud finds them (`credentials.resolve`) from `alicloud:` settings, the
+        environment and profiles; the endpoint from ACK_EDGE_LB_<PRODUCT>_ENDPOINT, `alicloud:endpoints`, or the
+        region. No network call: credentials are fetched on the first request."""
         product = PRODUCTS[cls.PRODUCT]
-        creds = credentials.resolve(config)
-        if region:
-            creds = credentials.Credentials(creds.access_key_id, creds.access_key_secret, region)
-        endpoint, protocol = credentials.endpoint_override(product.name) or (
-            product.endpoint.format(region=creds.region_id), "https")
+        creds = credentials.resolve(config, region=region)
+        endpoint, protocol = (credentials.endpoint_override(product.name)
+                              or credentials.configured_endpoint(product.setting, config)
+                              or (product.endpoint.format(region=creds.region_id), "https"))
         return cls(creds, endpoint, protocol, policy, int(read_timeout * 1000))
 
     @functools.cached_property
@@ -61,8 +73,8 @@ class CloudApi:
         from alibabacloud_tea_openapi.models import Config
 
         client_class = importlib.import_module(f"{PRODUCTS[self.PRODUCT].package}.client").Client
-        return client_class(Config(access_key_id=self.creds.access_key_id, access_key_secret=self.creds.access_key_secret,
-                                   region_id=self.creds.region_id, endpoint=self.endpoint, protocol=self.protocol))
+        return client_class(Config(credential=self.creds, region_id=self.creds.region_id, endpoint=self.endpoint,
+                                   protocol=self.protocol))
 
     def runtime(self):
         from alibabacloud_tea_util.models import RuntimeOptions
@@ -74,15 +86,25 @@ class CloudApi:
         """Call `<Action>` with API-named `params`; the response body as a dict.
 
         `before_each` runs before every attempt, retries included: a rate limit's token is taken per call sent.
+        Credentials that cannot be had raise `credentials.CredentialsError` (MissingCredentials when there are
+        none) before anything is sent; a session that cannot be refreshed later fails the call, without retries.
         """
         models = importlib.import_module(f"{PRODUCTS[self.PRODUCT].package}.models")
         request = getattr(models, f"{action}Request")().from_map(dict(params))
+        self.creds.check()
         client, runtime = self.client, self.runtime()
 
         def attempt():
             if before_each is not None:
                 before_each()
-            return getattr(client, f"{method}_with_options")(request, runtime)
+            try:
+                return getattr(client, f"{method}_with_options")(request, runtime)
+            except Exception as exc:
+                # A session refresh that failed inside the SDK arrives wrapped as a transport error.
+                inner = getattr(exc, "inner_exception", None)
+                if isinstance(inner, credentials.CredentialsError):
+                    raise inner from None
+                raise
 
         response = call(attempt, what=f"{PRODUCTS[self.PRODUCT].label} {action}", policy=self.policy)
         return response.body.to_map() if response.body is not None else {}

@@ -14,6 +14,15 @@ PRODUCT = "ens"
 PROTOCOL_NAMES = {"tcp": "TCP", "https": "HTTPS", "udp": "UDP", "http": "HTTP"}
 # Codes the API answers when a listener already exists on the port.
 CONFLICT_CODES = ("ListenerAlreadyExists", "Exist", "Duplicate")
+# Listeners ENS changes (SetLoadBalancer<Protocol>ListenerAttribute) and deletes only while Stopped.
+# HTTP: terraform-provider-alicloud `resource_alicloud_ens_load_balancer_http_listener.go` (f783645) stops a
+# running listener and retries both calls ("The Set API requires the listener to be in the stopped state",
+# "A running listener must be stopped before it can be deleted"). HTTPS: taken to be the same (the other L7
+# listener, same parameters; Terraform has no HTTPS resource to show it). UDP: the same provider's UDP listener
+# sets and deletes a running listener without stopping it. TCP: no source asks for it.
+STOP_TO_CHANGE = frozenset({"http", "https"})
+# What ENS answers a Set or Delete that needs a stopped listener (the Terraform provider stops on either).
+NEEDS_STOP_CODES = ("IncorrectListenerStatus", "IncorrectInstanceStatus")
 
 
 class EnsApi(CloudApi):
@@ -42,9 +51,22 @@ class EnsApi(CloudApi):
         self.request("StartLoadBalancerListener", "start_load_balancer_listener",
                      {"LoadBalancerId": lb_id, "ListenerPort": port, "ListenerProtocol": protocol})
 
+    def stop_listener(self, protocol: str, lb_id: str, port: int) -> None:
+        self.request("StopLoadBalancerListener", "stop_load_balancer_listener",
+                     {"LoadBalancerId": lb_id, "ListenerPort": port, "ListenerProtocol": protocol})
+
     def delete_listener(self, protocol: str, lb_id: str, port: int) -> None:
         self.request("DeleteLoadBalancerListener", "delete_load_balancer_listener",
                      {"LoadBalancerId": lb_id, "ListenerPort": port, "ListenerProtocol": protocol})
+
+    @staticmethod
+    def stops_to_change(protocol: str) -> bool:
+        return protocol in STOP_TO_CHANGE
+
+    @staticmethod
+    def needs_stop(exc: BaseException) -> bool:
+        """The cloud refused a Set or Delete because the listener is not stopped."""
+        return (getattr(exc, "code", None) or "") in NEEDS_STOP_CODES
 
     @staticmethod
     def is_conflict(exc: BaseException) -> bool:
@@ -80,8 +102,9 @@ class EnsProvider(ResourceProvider):
         self.read_timeout = read_timeout
 
     def configure(self, req: ConfigureRequest) -> None:
-        keys = (*credentials.ACCESS_KEY_CONFIG, credentials.REGION_CONFIG)
-        self._config = {key: req.config.get(key) for key in keys if req.config.get(key)}
+        # Every `alicloud:` setting pulumi-alicloud reads; held in memory only, never serialized into the state.
+        self._config = credentials.provider_config(req.config)
 
     def api(self) -> EnsApi:
+        """A client signed as pulumi-alicloud would sign (`alicloud:` settings, environment, profiles, roles)."""
         return EnsApi.from_environment(getattr(self, "_config", None), self.policy, self.read_timeout)

@@ -8,7 +8,7 @@ from typing import Iterator
 from packaging.version import InvalidVersion, Version
 
 from stacks.model import StackConfig
-from stacks.naming import label_selector
+from stacks.naming import label_selector, region_carriers
 from stacks.problems import Problem
 from stacks.rules._registry import lb_path, matched, rule, svc_path
 
@@ -225,3 +225,22 @@ def shared_elbs(cfg: StackConfig) -> Iterator[Problem]:
                                   f"services[{listeners[key]}] already listens on {port.protocol} {port.port} of shared ELB `{elb}`",
                                   "give the services sharing an ELB different listener ports")
                 listeners.setdefault(key, i)
+
+
+@rule
+def eip_carrier_fits_every_pool(cfg: StackConfig) -> Iterator[Problem]:
+    """An edge EIP has one carrier, and `isp` applies to the EIP of every matched pool."""
+    for i, svc in enumerate(cfg.services):
+        eip = svc.load_balancer.eip
+        if svc.load_balancer.type != "elb" or eip is None or eip.isp is None:
+            continue
+        for pool in matched(cfg, svc):
+            if pool.ens is None:
+                continue
+            carriers = {pool.ens.isp} if pool.ens.isp else region_carriers(pool.ens.region_id)
+            if carriers and eip.isp not in carriers:
+                yield Problem(f"{lb_path(i)}.eip.isp", eip.isp,
+                              f"the EIP of `{pool.id}` would be {eip.isp}, but its region `{pool.ens.region_id}` "
+                              f"is served by {', '.join(sorted(carriers))}; `isp` forces a new EIP when it changes",
+                              "leave `isp` out, so that each pool's EIP takes its region's carrier "
+                              "(or `nodePools[].ens.isp`)")

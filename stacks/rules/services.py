@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from stacks.model import MANAGEMENT_BY_TYPE, StackConfig
-from stacks.naming import elb_name
+from stacks.naming import cloud_names, elb_name
 from stacks.problems import Problem
 from stacks.rules._registry import lb_path, matched, rule, svc_path
 
@@ -156,3 +156,21 @@ def services_are_unique(cfg: StackConfig) -> Iterator[Problem]:
                           f"services[{first[key]}] is already `{svc.namespace}/{svc.name}`{names}",
                           "rename one of the services or put it in another namespace")
         first.setdefault(key, i)
+
+
+@rule
+def cloud_names_fit(cfg: StackConfig) -> Iterator[Problem]:
+    """Names are made from the Service's name and namespace and the cluster id; the APIs limit their
+    length and characters (contracts/names.py), and a name they refuse fails `pulumi up` half-way."""
+    for i, svc in enumerate(cfg.services):
+        seen = set()
+        for name_rule, value in cloud_names(svc, matched(cfg, svc), cfg.cluster.id):
+            problem = name_rule.problem(value)
+            if problem is None or (name_rule.what, value) in seen:
+                continue
+            seen.add((name_rule.what, value))
+            yield Problem(f"{svc_path(i)}.name", svc.name, f"{problem} (the name is made from the service name, "
+                          "its namespace, the node pool and the cluster id)",
+                          f"shorten the service name, namespace or pool id (by {len(value) - name_rule.max_len} "
+                          "characters or more)" if len(value) > name_rule.max_len else
+                          "use names of lower-case letters, digits and `-`")
