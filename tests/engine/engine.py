@@ -55,7 +55,8 @@ class Result:
         return [s.name for s in self.steps if s.op == op]
 
     def step(self, name: str) -> Step:
-        found = [s for s in self.steps if s.name == name]
+        """The step of a resource; of a replaced one, the replace (its old copy's delete is another step)."""
+        found = [s for s in self.steps if s.name == name and s.op != "delete-replaced"]
         if len(found) != 1:
             raise KeyError(f"{len(found)} steps for {name!r}: {[s.op for s in found]}")
         return found[0]

@@ -63,7 +63,10 @@ def _endpoint_ports(svc: Service) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def stack_world(raw: dict[str, Any], stack: str = "test") -> Iterator[StackWorld]:
+def stack_world(raw: dict[str, Any], stack: str = "test", *, ecm_after_reads: int = 0,
+                portless: int = 0) -> Iterator[StackWorld]:
+    """`ecm_after_reads`: ECM creates each PoolService only after that many reads of it (a slow controller).
+    `portless`: that many extra pods per Service lack its named target port (their slice has no port)."""
     cfg = validate(raw, stack).config
     with Emulator([Ens(), Nlb(region=REGION), Slb()], secrets={KEY[0]: KEY[1]}) as emu, \
             KubeServer(token=TOKEN) as kube:
@@ -83,7 +86,7 @@ def stack_world(raw: dict[str, Any], stack: str = "test") -> Iterator[StackWorld
         for svc in cfg.services:
             if svc.load_balancer.type == "elb" and svc.load_balancer.management in ("ecm", "user"):
                 for pool in matched_pools(svc, cfg.node_pools):
-                    kube.add_pool_service(svc.namespace, svc.name, pool.id)
+                    kube.add_pool_service(svc.namespace, svc.name, pool.id, after_reads=ecm_after_reads)
 
         def publish(live: dict[str, Any]) -> None:
             """The EndpointSlice controller: the Service's pods, once it exists."""
@@ -91,6 +94,12 @@ def stack_world(raw: dict[str, Any], stack: str = "test") -> Iterator[StackWorld
             svc = services.get((meta["namespace"], meta["name"]))
             if svc is not None:
                 kube.set_endpoints(svc.namespace, svc.name, _pods(cfg, svc), ports=_endpoint_ports(svc))
+                if portless:  # the EndpointSlice controller puts such pods in a slice without that port
+                    pods = [{"addresses": [f"172.31.0.{n + 10}"], "nodeName": _pods(cfg, svc)[0]["node"],
+                             "conditions": {"ready": True, "serving": True, "terminating": False}}
+                            for n in range(portless)]
+                    with kube.lock:
+                        kube._add_slice(svc.namespace, svc.name, pods, [], "IPv4")  # noqa: SLF001
 
         kubernetes = KubernetesDouble(kube.kubeconfig(TOKEN), on_service=publish)
         alicloud = AlicloudDouble(Cloud(emu.endpoint, KEY, REGION))
