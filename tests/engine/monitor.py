@@ -2,7 +2,7 @@
 
 The program runs unchanged under the Pulumi SDK's mock runtime; each RegisterResource reaches this
 monitor, which does with it what the engine does (pulumi/pulumi pkg/resource/deploy/step_generator.go
-and step.go; /tmp-free summary in tests/engine/__init__.py):
+and step.go):
 - ignoreChanges resets the new inputs at those paths to the old ones, then the provider's Check runs
   (olds = the stored inputs); any failure stops the operation;
 - no stored state: create (or import, when `import` is set: read by id, then diff like any other);
