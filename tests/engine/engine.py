@@ -13,6 +13,7 @@ it with the whole stack configuration (secrets as secrets), and runs `__main__.p
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -186,11 +187,16 @@ class Engine:
 
     def _run_program(self, monitor: EngineMonitor, run: Run, preview: bool) -> Optional[BaseException]:
         config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in self._stack_config().items()}
+        error: Optional[BaseException] = None
         try:
             run_under(monitor, run, config, self.world.secret_keys, self.program)
         except Exception as exc:  # noqa: BLE001 - the program's failure is the operation's failure
-            return monitor.failure or exc
-        return monitor.failure
+            error = exc
+        if error is not None or monitor.failure is not None:
+            # A failed registration leaves the SDK's futures holding exceptions nobody retrieves; collect
+            # them now, while nothing else runs, rather than in the middle of some later compile().
+            gc.collect()
+        return monitor.failure or error
 
     def _done(self, result: Result, check: bool) -> Result:
         self.history.append(result)
