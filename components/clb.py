@@ -19,7 +19,9 @@ from components.listeners import ESTABLISHED_TIMEOUT_DEFAULT, LOCAL_HEALTH_PATH,
 from stacks.model import HealthCheck, NodePool, Service
 from stacks.naming import cloud_zones, listener_name, nlb_name, region_of_zone
 
-SPEC = "slb.s1.small"
+# "As of June 1, 2025, pay-by-specification CLB instances are no longer available for purchase"; a
+# pay-as-you-go CLB is metered by LCU (CreateLoadBalancer, SLB 2014-05-15). No spec, then.
+INSTANCE_CHARGE_TYPE = "PayByCLCU"
 
 
 def backend_pools(matched: Sequence[NodePool], every: Sequence[NodePool]) -> list[str]:
@@ -58,7 +60,7 @@ class ClbExposure(pulumi.ComponentResource):
         self.load_balancer = slb.ApplicationLoadBalancer(
             f"{name}/loadbalancer",
             load_balancer_name=nlb_name(svc.name, svc.namespace, args.cluster_id),
-            address_type=lb.address_type, load_balancer_spec=SPEC, payment_type="PayAsYouGo",
+            address_type=lb.address_type, instance_charge_type=INSTANCE_CHARGE_TYPE, payment_type="PayAsYouGo",
             vswitch_id=next(iter(zones.values())) if lb.address_type == "intranet" else None,
             delete_protection="on" if args.protect else "off",
             opts=pulumi.ResourceOptions(parent=self,

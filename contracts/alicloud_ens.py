@@ -19,14 +19,14 @@ HTTP = "resource_alicloud_ens_load_balancer_http_listener.go@f783645d"
 UDP = "resource_alicloud_ens_load_balancer_udp_listener.go@e4b2c7a0"
 CREATE_EIP = "https://www.alibabacloud.com/help/en/ens/developer-reference/api-createeipinstance"
 SCHEDULERS_L7 = ("wrr", "wlc", "rr", "sch", "qch", "iqch")
+# No TF validation; the specs the SDK documents ("Optional values: ...", pulumi_alicloud/ens/load_balancer.py:35).
+ELB_SPECS = ("elb.s1.small", "elb.s2.small", "elb.s2.medium", "elb.s3.small", "elb.s3.medium")
 
 LOAD_BALANCER = Contract(
     type="alicloud:ens/loadBalancer:LoadBalancer",
     inputs=(
         Input("ensRegionId", required=True, force_new=True, source=f"{LB}:68-72"),
-        # No TF validation; the values the SDK documents ("Optional values: ...", ens/load_balancer.py:35).
-        Input("loadBalancerSpec", required=True, force_new=True,
-              values=("elb.s1.small", "elb.s2.small", "elb.s2.medium", "elb.s3.small", "elb.s3.medium"),
+        Input("loadBalancerSpec", required=True, force_new=True, values=ELB_SPECS,
               source=f"{LB}:77-81; pulumi_alicloud/ens/load_balancer.py:35"),
         Input("networkId", required=True, force_new=True, source=f"{LB}:82-86"),
         Input("vswitchId", required=True, force_new=True, source=f"{LB}:97-101"),

@@ -12,6 +12,8 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+
+from contracts.alicloud_ens import ELB_SPECS
 from pydantic_core import PydanticCustomError
 
 # Kubernetes name formats (DNS-1123 label / DNS-1035 label for Service names).
@@ -181,7 +183,8 @@ class LoadBalancer(Model):
     established_timeout: Optional[Annotated[int, Field(ge=10, le=900)]] = None
     preserve_client_ip: bool = False
     health_check: Optional[HealthCheck] = None
-    spec: Annotated[str, StringConstraints(pattern=r"^elb\.s[0-9]\.[a-z0-9]+$")] = ELB_SPEC_DEFAULT
+    # The ELB specs the API documents (contracts/alicloud_ens.py); ECM takes the same (annotation `spec`).
+    spec: Literal[ELB_SPECS] = ELB_SPEC_DEFAULT  # type: ignore[valid-type]
     eip: Optional[Eip] = None
     # `management: user`: node pool id -> an existing ELB (`lb-...`) to bind; pools without one get a
     # Pulumi-created ELB and EIP.

@@ -182,6 +182,8 @@ LITERALS = [
     ("services[0].loadBalancer.healthCheck.type", "udp", "http"),
     ("services[0].loadBalancer.eip.chargeType", "PayByTraffic", "95BandwidthByMonth"),
     ("services[0].loadBalancer.eip.isp", "ctcc", "telecom"),
+    ("services[0].loadBalancer.spec", "elb.s9.huge", "elb.s2.small"),  # the specs the ENS API documents
+    ("nodePools[0].ens.isp", "bgp", "cmcc"),
 ]
 
 

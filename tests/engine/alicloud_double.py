@@ -339,6 +339,7 @@ class AlicloudDouble:
         body = self.cloud.call("slb", "CreateLoadBalancer", {
             "RegionId": self.cloud.region, "LoadBalancerName": inputs.get("loadBalancerName"),
             "AddressType": inputs.get("addressType"), "LoadBalancerSpec": inputs.get("loadBalancerSpec"),
+            "InstanceChargeType": inputs.get("instanceChargeType"),
             "VSwitchId": inputs.get("vswitchId"), "PayType": "PayOnDemand",
             "DeleteProtection": inputs.get("deleteProtection")})
         return body["LoadBalancerId"], {"address": body.get("Address"), "status": "active"}
