@@ -18,6 +18,10 @@ STACKS = {**{f"example-{name}": example(name) for name in EXAMPLES}, **variants(
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
+def cluster_writes(world) -> int:
+    return sum(1 for r in world.kube.requests if r.method != "GET")
+
+
 @pytest.mark.parametrize("name", sorted(STACKS))
 def test_the_whole_lifecycle(name):
     raw = STACKS[name]
@@ -38,10 +42,11 @@ def test_the_whole_lifecycle(name):
         assert "(known after apply)" not in repr(up.outputs)
         created = engine.state.copy()
 
-        before = dict(world.cloud.calls)
+        before, kube_writes = dict(world.cloud.calls), cluster_writes(world)
         again = engine.up()
         assert again.changes == [], [(s.op, s.name, s.keys) for s in again.changes]
         assert writes(world.cloud.calls) == writes(before), "a no-op up wrote to the cloud"
+        assert cluster_writes(world) == kube_writes, "a no-op up wrote to the cluster"
         assert not [c for c in again.dynamic_calls if c[0] not in ("Check", "Diff")]
 
         engine.refresh()
@@ -51,10 +56,10 @@ def test_the_whole_lifecycle(name):
         destroy = engine.destroy()
         assert len(engine.state) == 0 and {s.op for s in destroy.steps} == {"delete"}
         order = [s.urn for s in destroy.steps]
-        parents = {r.urn: r.parent for r in created}
-        for urn, parent in parents.items():
-            if parent in order:
-                assert order.index(urn) < order.index(parent), f"{urn} deleted after its parent"
+        for r in created:  # dependents first: children before parents, users before what they use
+            for needed in [r.parent, *r.dependencies]:
+                if needed in order:
+                    assert order.index(r.urn) < order.index(needed), f"{r.name} deleted after {needed}"
         assert not world.cloud.ens.load_balancers and not world.cloud.ens.eips
         assert not world.cloud.nlb.load_balancers and not world.cloud.nlb.server_groups
         assert not world.cloud.slb.load_balancers
