@@ -5,7 +5,7 @@ baseline program, which declares exactly what the program declares for that stac
 tokens, names, parents, resource options, inputs of the same shape and the same component and stack
 outputs), flat, with the values written out: no configuration loading, rules, naming or components logic;
 and the inputs of the floor's plain `CustomResource`s. `plan_scale.py` checks, before measuring, that the
-baseline's registrations have the program's shape (`shape`), so a baseline cannot silently go stale.
+baseline's registrations have the program's shape, so a baseline cannot silently go stale.
 
 pulumi and the provider SDKs are imported inside the programs: the measured subprocess pays for them in
 its warm-up run, and the parent process stays light.
@@ -31,8 +31,6 @@ ELB_PORTS = [TCP_PORTS[0], {**TCP_PORTS[1], "listener": "https", "certificateId"
 CLOUD_POOL = "np-cloud"
 CLOUD_ZONES = {"cn-hangzhou-j": "vsw-cnhangzhouj", "cn-hangzhou-k": "vsw-cnhangzhouk"}  # sorted, as the program
 CLOUD_REGION = "cn-hangzhou"
-
-UNKNOWN_PORT_NOTE = "a NodePort is unknown in a first preview"
 
 
 # --- the stacks ----------------------------------------------------------------------------------
@@ -276,7 +274,7 @@ def _regional(kind: str, n: int) -> None:
         else:
             lb = alicloud.slb.ApplicationLoadBalancer(
                 f"{prefix}/loadbalancer", load_balancer_name=lb_name, address_type="internet",
-                load_balancer_spec="slb.s1.small", payment_type="PayAsYouGo", delete_protection="off", opts=child)
+                instance_charge_type="PayByCLCU", payment_type="PayAsYouGo", delete_protection="off", opts=child)
             address = lb.address
         for p in TCP_PORTS:
             port, suffix = p["port"], f"tcp-{p['port']}"
@@ -372,35 +370,3 @@ MODES: dict[str, Mode] = {m.name: m for m in (
     Mode("clb-pulumi", "two Pulumi-owned CLB services, Cluster (one CLB per service)",
          clb_pulumi_stack, bare_clb_pulumi, server_group_inputs, lambda n: 1 + 2 * (4 + 3 * 2), False),
 )}
-
-
-# --- the shape check -----------------------------------------------------------------------------
-
-
-def _signature(value: Any, unknown: str) -> Any:
-    """The shape of a recorded input: keys and list lengths kept, each leaf reduced to its kind."""
-    if isinstance(value, dict):
-        return {k: _signature(v, unknown) for k, v in sorted(value.items())}
-    if isinstance(value, list):
-        return [_signature(v, unknown) for v in value]
-    return "unknown" if value == unknown else type(value).__name__
-
-
-def shape(run: Any) -> dict[str, tuple[Any, ...]]:
-    """Per registered name: type, parent, custom, options and the shape of the inputs; and the stack outputs'."""
-    from stacks.offline import UNKNOWN
-
-    out = {r.name: (r.type, r.parent, r.custom, tuple(sorted((k, repr(v)) for k, v in r.options.items())),
-                    repr(_signature(r.inputs, UNKNOWN))) for r in run.resources}
-    out["(stack outputs)"] = ("", None, False, (), repr(_signature(run.outputs, UNKNOWN)))
-    return out
-
-
-def shape_differences(ours: dict[str, tuple[Any, ...]], base: dict[str, tuple[Any, ...]]) -> list[str]:
-    fields = ("type", "parent", "custom", "options", "inputs")
-    out = [f"only the program registers {n}" for n in sorted(ours.keys() - base.keys())]
-    out += [f"only the baseline registers {n}" for n in sorted(base.keys() - ours.keys())]
-    for n in sorted(ours.keys() & base.keys()):
-        out += [f"{n}: {f} is {a} in the program, {b} in the baseline"
-                for f, a, b in zip(fields, ours[n], base[n]) if a != b]
-    return out

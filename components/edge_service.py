@@ -8,6 +8,7 @@ its ELB. The controllers then build the load balancers and write their addresses
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -144,11 +145,12 @@ class EdgeService(pulumi.ComponentResource):
             self.workload = _demo_workload(f"{name}/workload", svc.workload, svc, args.matched_pools, child)
 
         self.pool_ids = [p.id for p in args.matched_pools]
+        region_keys = _region_keys(args.matched_pools)
         # Per region, the ELB the Service is bound to: Pulumi-created (id, address, listeners) or adopted.
         self.load_balancers: dict[str, Any] = {}
         if lb.type == "elb" and lb.management in ("user", "pulumi"):
             for pool in args.matched_pools:
-                key = _region_key(pool, args.matched_pools)
+                key = region_keys[pool.id]
                 created = self.elbs.get(pool.id)
                 self.load_balancers[key] = (
                     {"elbId": created.elb_id, "address": created.address, "listeners": created.listener_ports}
@@ -161,7 +163,7 @@ class EdgeService(pulumi.ComponentResource):
         elif self.elbs and len(self.elbs) == len(args.matched_pools):
             # Pulumi created every EIP: the addresses are known per region.
             self.external_ips = pulumi.Output.all(**{
-                _region_key(pool, args.matched_pools): self.elbs[pool.id].address for pool in args.matched_pools
+                region_keys[pool.id]: self.elbs[pool.id].address for pool in args.matched_pools
             }).apply(lambda by_region: dict(sorted(by_region.items())))
             self.external_ip = self.external_ips.apply(lambda by_region: ",".join(ip for ip in by_region.values() if ip))
         else:  # the controller writes them into the Service status
@@ -193,11 +195,12 @@ def _node_pool_patch(svc: Service, pool: NodePool) -> dict[str, Any]:
     }
 
 
-def _region_key(pool: NodePool, pools: Sequence[NodePool]) -> str:
-    """The pool's ENS region, or `region/pool` when the Service has two pools in that region."""
-    region = pool.ens.region_id if pool.ens else pool.id
-    same = [p for p in pools if p.ens and p.ens.region_id == region]
-    return region if len(same) <= 1 else f"{region}/{pool.id}"
+def _region_keys(pools: Sequence[NodePool]) -> dict[str, str]:
+    """Pool id -> its ENS region, or `region/pool` where the Service has two pools in that region."""
+    def region(pool: NodePool) -> str:
+        return pool.ens.region_id if pool.ens else pool.id
+    counts = Counter(region(p) for p in pools if p.ens)
+    return {p.id: region(p) if counts[region(p)] <= 1 else f"{region(p)}/{p.id}" for p in pools}
 
 
 def _demo_workload(name: str, workload: Workload, svc: Service, pools: Sequence[NodePool],

@@ -12,9 +12,9 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from contracts.alicloud_ens import ELB_SPECS
-from pydantic_core import PydanticCustomError
 
 # Kubernetes name formats (DNS-1123 label / DNS-1035 label for Service names).
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
