@@ -21,7 +21,7 @@ $(POLICY_STAMP): policy/requirements.txt
 	touch $(POLICY_STAMP)
 
 plan: $(STAMP) ## offline plan of a stack under Pulumi mocks (default: dev)
-	$(PY) -m stacks plan $(STACK)
+	$(PY) -m plan $(STACK)
 
 validate: $(STAMP) ## check a stack's configuration only
 	$(PY) -m stacks validate $(STACK)

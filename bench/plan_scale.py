@@ -20,8 +20,8 @@ For NLB and CLB the registrations do not grow with the pools (one load balancer 
 configuration and rules work does (every pool is validated, and the pools are BackendSync inputs), so their
 ms per registration grows with N by design. Their ratio and growth are reported all the same.
 
-Each stack is planned with `stacks.offline.run_program(..., preview=True)`, exactly as `python -m stacks
-plan` does, after checking it validates (`stacks.load.validate`); its raw settings are built before the
+Each stack is planned with `plan.offline.run_program(..., preview=True)`, exactly as `python -m plan`
+does, after checking it validates (`stacks.load.validate`); its raw settings are built before the
 clock starts. Per mode, the baseline ("bare
 registrations") declares exactly what the program declares (same classes: pulumi-kubernetes,
 pulumi-alicloud and the project's dynamic resources, components as `pulumi.ComponentResource` with the same
@@ -33,8 +33,8 @@ registration is our program's overhead (target <= 1.3). A third row, the floor, 
 `pulumi.CustomResource`s with inputs like one typical resource of the mode: what the SDK costs with no
 provider SDK and no dynamic provider serialization at all, shown for diagnosis.
 
-All three run through `stacks.offline.run_program` (the same mocks, recording monitor and event loop as
-`python -m stacks plan`), ours with the project's `__main__.py`, the others with their own program function.
+All three run through `plan.offline.run_program` (the same mocks, recording monitor and event loop as
+`python -m plan`), ours with the project's `__main__.py`, the others with their own program function.
 
 Isolation: every measurement (mode, kind, size, repeat) runs in its own fresh Python subprocess. Inside
 it, one small warm-up run (N=1, same mode and kind) pays the one-time costs (lazy imports, pydantic and
@@ -86,9 +86,9 @@ def bare_custom(mode: Mode, registrations: int) -> None:
 
 
 def plan(mode: Mode, kind: str, pools: int, registrations: int) -> Callable[[], Any]:
-    """One offline run under the same mocks setup as `python -m stacks plan` (stacks.offline.run_program),
+    """One offline run under the same mocks setup as `python -m plan` (plan.offline.run_program),
     ready to go: the stack's raw settings (the benchmark's input, not the program's work) are built first."""
-    from stacks.offline import run_program
+    from plan.offline import run_program
 
     if kind == "ours":
         return partial(run_program, mode.stack(pools), "bench", preview=True)
@@ -110,7 +110,7 @@ def _signature(value: Any, unknown: str) -> Any:
 
 def shape(run: Any) -> dict[str, tuple[Any, ...]]:
     """Per registered name: type, parent, custom, options and the shape of the inputs; and the stack outputs'."""
-    from stacks.offline import UNKNOWN
+    from plan.offline import UNKNOWN
 
     out = {r.name: (r.type, r.parent, r.custom, tuple(sorted((k, repr(v)) for k, v in r.options.items())),
                     repr(_signature(r.inputs, UNKNOWN))) for r in run.resources}
@@ -165,8 +165,8 @@ def measure(mode: Mode, kind: str, pools: int, registrations: int, memory: bool 
 
 def check(mode: Mode, sizes: list[int]) -> dict[str, Any]:
     """Every size's stack validates; at CHECK_POOLS the baseline registers what the program registers."""
+    from plan.offline import run_program
     from stacks.load import validate
-    from stacks.offline import run_program
     from stacks.problems import ConfigError
 
     warnings = {}

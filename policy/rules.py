@@ -2,7 +2,7 @@
 
 Every check takes the values the policy runtime hands a validation (resource type, name, URN, props,
 resource options) and returns the problems it found, so it can be tested with resources recorded
-from the program under mocks (`python -m stacks plan <stack> --json`).
+from the program under mocks (`python -m plan <stack> --format json`).
 
 Props come from pulumi-policy as read-only mappings that raise `UnknownValueError` on a value that
 is unknown during preview (an id, say). The checks read a value through `_get`, which turns such a

@@ -1,10 +1,9 @@
-"""`python -m stacks`: validate a stack's configuration or plan it offline under Pulumi mocks.
+"""`python -m stacks`: check a stack's configuration (the plan is `python -m plan`).
 
-    python -m stacks validate dev
-    python -m stacks plan dev [--file Pulumi.dev.yaml] [--json | --format tree|json|mermaid]
-    python -m stacks plan dev --against origin/main      # what changes against the stack at a git ref
+    python -m stacks validate dev [--json]
+    python -m stacks validate Pulumi.dev.yaml
 
-Exit codes: 0 fine, 2 invalid configuration, 3 the plan at the other ref could not be made.
+Exit codes: 0 valid, 2 invalid.
 """
 
 from __future__ import annotations
@@ -17,89 +16,48 @@ from typing import Optional, Sequence
 
 from rich.console import Console
 
-from stacks.load import load_stack_file, raw_from_stack_file, stack_file
+from stacks.load import load_stack_file, resolve_stack
 from stacks.problems import ConfigError
 
 INVALID = 2
-AGAINST_FAILED = 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=(__doc__ or "").split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("validate", "check the stack configuration only"),
-                       ("plan", "show what `pulumi preview` would declare, offline")):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("stack", help="stack name, as in Pulumi.<stack>.yaml")
-        sub.add_argument("--file", type=Path, help="stack file (default: Pulumi.<stack>.yaml beside Pulumi.yaml)")
-        sub.add_argument("--json", action="store_true", help="machine-readable output (= --format json)")
-        if name == "plan":
-            sub.add_argument("--format", choices=("tree", "json", "mermaid"), default=None,
-                             help="tree (default), json, or the topology as a Mermaid diagram")
-            sub.add_argument("--against", metavar="GIT_REF",
-                             help="compare with the stack as it is at this git ref (file and program)")
+    validate = commands.add_parser("validate", help="check the stack configuration only")
+    validate.add_argument("stack", help="stack name, as in Pulumi.<stack>.yaml, or the path of a stack file")
+    validate.add_argument("--file", type=Path, help="stack file (default: Pulumi.<stack>.yaml beside Pulumi.yaml)")
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(stderr=False, highlight=False)
-    path = args.file or stack_file(args.stack)
+    out = Console(highlight=False, soft_wrap=True)
     try:
-        loaded = load_stack_file(args.stack, path)
+        stack, path = resolve_stack(args.stack, args.file)
+        loaded = load_stack_file(stack, path)
     except ConfigError as exc:
         if args.json:
-            print(json.dumps({"stack": args.stack, "errors": [p.as_dict() for p in exc.problems]}, indent=2, default=str))
+            print(json.dumps({"stack": exc.stack, "errors": [p.as_dict() for p in exc.problems]}, indent=2,
+                             sort_keys=True, default=str))
         else:
-            err = Console(stderr=True, highlight=False)
-            err.print("[red]invalid[/] ", end="")
+            err = Console(stderr=True, highlight=False, soft_wrap=True)
+            err.print("invalid ", style="red", end="")
             err.print(str(exc), markup=False)  # values and patterns hold brackets: printed as they are
         return INVALID
-
-    if args.command == "validate":
-        if args.json:
-            print(json.dumps({"stack": args.stack, "errors": [],
-                              "warnings": [w.as_dict() for w in loaded.warnings]}, indent=2, default=str))
-        else:
-            for warning in loaded.warnings:
-                console.print("[yellow]warning[/] ", end="")
-                console.print(str(warning), markup=False)
-            console.print(f"stack `{args.stack}` is valid: {len(loaded.config.services)} service(s), "
-                          f"{len(loaded.config.node_pools)} node pool(s).")
+    if args.json:
+        print(json.dumps({"stack": stack, "errors": [], "warnings": [w.as_dict() for w in loaded.warnings]},
+                         indent=2, sort_keys=True, default=str))
         return 0
-
-    from stacks.offline import run_program  # imports the Pulumi SDK: only for `plan`
-    from stacks.render import print_plan
-
-    run = run_program(raw_from_stack_file(path, args.stack), args.stack, preview=True)
-    form = "json" if args.json else (args.format or "tree")
-    if args.against:
-        from stacks.against import AgainstError, compare
-
-        try:
-            report = compare(args.against, args.stack, run)
-        except AgainstError as exc:
-            Console(stderr=True, highlight=False).print(f"[red]cannot compare[/] {exc}", markup=False)
-            return AGAINST_FAILED
-        print("\n".join(report.lines()))
-    elif form == "json":
-        print(json.dumps(run.as_dict(), indent=2, default=str))
-    elif form == "mermaid":
-        from stacks.topology import fenced, mermaid
-
-        print(fenced(mermaid(run, loaded.config)))
-    else:
-        print_plan(run, loaded.config, console)
+    for warning in loaded.warnings:
+        out.print("warning ", style="yellow", end="")
+        out.print(str(warning), markup=False)
+    out.print(f"stack `{stack}` is valid: {len(loaded.config.services)} service(s), "
+              f"{len(loaded.config.node_pools)} node pool(s).", markup=False)
     return 0
 
 
 if __name__ == "__main__":
-    code = main()
-    # Close the event loop the Pulumi SDK opened while its file descriptors are still valid.
-    import asyncio
-
-    try:
-        asyncio.get_event_loop().close()
-    except RuntimeError:
-        pass
-    sys.exit(code)
+    sys.exit(main())

@@ -120,6 +120,31 @@ def stack_file(stack: str, directory: Path = PROJECT_DIR) -> Path:
     return directory / f"Pulumi.{stack}.yaml"
 
 
+STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[^/\\]+)\.ya?ml$")
+
+
+def known_stacks(directory: Path = PROJECT_DIR) -> list[str]:
+    """The stacks that have a stack file beside Pulumi.yaml."""
+    return sorted(m["stack"] for p in directory.glob("Pulumi.*.y*ml") if (m := STACK_FILE.match(p.name)))
+
+
+def resolve_stack(name: str, file: Optional[Path] = None, directory: Path = PROJECT_DIR) -> tuple[str, Path]:
+    """(stack, stack file) from what a user typed: a stack name, or the path of a `Pulumi.<stack>.yaml`.
+
+    ConfigError when there is no such file, listing the stacks that exist."""
+    match = STACK_FILE.match(Path(name).name)
+    if file is None and match and (Path(name).exists() or "/" in name or name.startswith("Pulumi.")):
+        stack, path = match["stack"], Path(name)
+    else:
+        stack, path = name, file or stack_file(name, directory)
+    if not path.is_file():
+        stacks = known_stacks(directory)
+        raise ConfigError(stack, [Problem(str(path), name, f"there is no stack file for stack `{stack}`",
+                                          f"use one of the stacks here ({', '.join(stacks) or 'none yet'}), "
+                                          f"or create {path.name} (`pulumi stack init {stack}`)")])
+    return stack, path
+
+
 def parse_key(key: Any) -> tuple[Optional[str], str]:
     """(namespace, name) of a stack file's key as Pulumi reads it; namespace None when the key has none.
 

@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import pytest
 
+from plan.offline import Run, run_program
 from stacks.load import Loaded, validate
-from stacks.offline import Run, run_program
 from tests.emulator import FakeClock
 
 # The credentials library's default chain would ask the ECS metadata service (100.100.100.200) for a role;

@@ -1,4 +1,4 @@
-"""`python -m stacks`: what a user sees from `validate` and `plan`, and the exit codes."""
+"""`python -m stacks validate` and `python -m plan`: what a user sees, and the exit codes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def stacks(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stacks", *args], cwd=ROOT, capture_output=True, text=True,
+    """`python -m stacks validate ...`, or `python -m plan ...` for ("plan", ...)."""
+    command = ["-m", "plan", *args[1:]] if args[:1] == ("plan",) else ["-m", "stacks", *args]
+    return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
 
 

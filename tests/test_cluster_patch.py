@@ -21,7 +21,7 @@ from components.cluster_patch import (
     plan_patch,
     release_patch,
 )
-from stacks.offline import run_program
+from plan.offline import run_program
 from tests.dynhost import UNKNOWN, DynamicHost, ProviderError, public
 from tests.kubeserver import KubeServer
 

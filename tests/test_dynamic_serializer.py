@@ -8,7 +8,7 @@ import textwrap
 
 from components.backends.provider import BackendSyncProvider
 from components.dynamic import serialize_provider
-from stacks.offline import run_program
+from plan.offline import run_program
 from tests.dynhost import PROJECT_ROOT, load_in_fresh_interpreter
 
 DYNAMIC = "pulumi-python:dynamic:Resource"

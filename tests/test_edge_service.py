@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from components import annotations as ann
-from stacks.offline import Run, run_program
+from plan.offline import Run, run_program
 from tests.conftest import cloud_pool
 
 SERVICE = "kubernetes:core/v1:Service"

@@ -8,8 +8,8 @@ import copy
 import pytest
 
 from components import annotations as ann
-from stacks.diff import diff_runs
-from stacks.render import is_object_patch
+from plan.diff import diff_runs
+from plan.render import is_object_patch
 
 ELB = "alicloud:ens/loadBalancer:LoadBalancer"
 EIP = "alicloud:ens/eip:Eip"

@@ -12,8 +12,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from stacks.offline import Registration
-from stacks.render import is_object_patch
+from plan.offline import Registration
+from plan.render import is_object_patch
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 KUBERNETES = "1.37.0"

@@ -1,4 +1,4 @@
-"""`python -m stacks plan <stack> --against <ref>` and `--format mermaid`, as a reviewer uses them."""
+"""`python -m plan <stack> --against <ref>` and `--format mermaid`, as a reviewer uses them."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ def repo(tmp_path_factory) -> Path:
 
 
 def stacks(tree: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stacks", *args], cwd=tree, capture_output=True, text=True,
-                          timeout=300)
+    """`python -m plan ...` for ("plan", ...), else `python -m stacks ...`, in `tree`."""
+    command = ["-m", "plan", *args[1:]] if args[:1] == ("plan",) else ["-m", "stacks", *args]
+    return subprocess.run([sys.executable, *command], cwd=tree, capture_output=True, text=True, timeout=300)
 
 
 def edit(tree: Path, stack: str, change) -> None:

@@ -1,5 +1,5 @@
 """The configuration as `pulumi up` hands it to the program, under the SDK's mocks: it must be refused
-for the same reasons, and with the same paths, as the stack file offline (`python -m stacks plan`).
+for the same reasons, and with the same paths, as the stack file offline (`python -m plan`).
 
 The engine passes the decrypted config map and the keys it marks secret (`PULUMI_CONFIG_SECRET_KEYS`,
 read by the language host into `pulumi.runtime.set_all_config(config, secret_keys)`); a key is secret
@@ -17,9 +17,9 @@ import pulumi
 import pytest
 import yaml
 
+from plan.offline import run_main, run_program
 from stacks import load
 from stacks.load import PROJECT, Loaded, load_pulumi_config, load_stack_file, stack_file
-from stacks.offline import run_main, run_program
 from stacks.problems import ConfigError
 from tests.conftest import base_config
 
@@ -95,7 +95,7 @@ def test_a_secret_key_stops_the_program_before_any_resource(config):
 
 
 def test_nothing_is_declared_when_a_key_is_secret(config):
-    from stacks.offline import Run
+    from plan.offline import Run
 
     run = Run(stack="test", preview=True)
     with pytest.raises(pulumi.RunError):

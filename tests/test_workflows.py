@@ -172,9 +172,9 @@ def test_pr_comment_has_plan_tree_diff_against_base_and_topology_per_stack(pr):
     script = plan["run"]
     assert plan["env"]["BASE_REF"] == "${{ github.base_ref }}"
     assert 'base="origin/$BASE_REF"' in script
-    assert '-m stacks plan "$stack"; then' in script
-    assert '-m stacks plan "$stack" --against "$base"' in script
-    assert '-m stacks plan "$stack" --format mermaid' in script
+    assert '-m plan "$stack"; then' in script
+    assert '-m plan "$stack" --against "$base"' in script
+    assert '-m plan "$stack" --format mermaid' in script
     assert "<details>" in script and "</details>" in script
     assert plan["env"]["MARKER"] == MARKER and 'printf \'%s\\n\' "$MARKER"' in script
     assert '>> "$GITHUB_STEP_SUMMARY"' in script

@@ -1,6 +1,6 @@
 """Resources recorded from the program under mocks, as the policy runtime would hand them to the pack.
 
-`plan()` runs `venv/bin/python -m stacks plan <stack> --json` with the program's own virtualenv (the
+`plan()` runs `venv/bin/python -m plan <stack> --format json` with the program's own virtualenv (the
 policy venv cannot import the program: protobuf 5 vs 6) and returns the JSON. The converters build
 what the engine sends: URNs with the parent type chain, unknown values as the engine's sentinels,
 and pulumi-policy's own argument classes (`ResourceValidationArgs`, `PolicyResource`,
@@ -39,7 +39,7 @@ def plan(stack: str, file: Optional[Path] = None) -> dict[str, Any]:
     """The program's offline plan of `stack` (from Pulumi.<stack>.yaml, or `file`)."""
     if not MAIN_PYTHON.exists():
         raise RuntimeError(f"{MAIN_PYTHON} is missing: run `make test` (or `make plan`) once to create venv/")
-    command = [str(MAIN_PYTHON), "-m", "stacks", "plan", stack, "--json"]
+    command = [str(MAIN_PYTHON), "-m", "plan", stack, "--format", "json"]
     if file is not None:
         command += ["--file", str(file)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)

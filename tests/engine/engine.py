@@ -20,8 +20,8 @@ from typing import Any, Callable, Optional
 
 from pulumi.runtime import mocks as pulumi_mocks
 
+from plan.offline import Run, run_main, run_under
 from stacks.load import PROJECT
-from stacks.offline import Run, run_main, run_under
 from tests.dynhost import DynamicHost
 from tests.engine.monitor import EngineMonitor
 from tests.engine.plugins import DEFAULT_REGION, BridgedPlugin, Double, DynamicPlugin, EngineError

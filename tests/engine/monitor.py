@@ -35,7 +35,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 import contracts
-from stacks.offline import RecordingMonitor, Run
+from plan.offline import RecordingMonitor, Run
 from tests.engine.plugins import PROVIDER_KEY, BridgedPlugin, Diff, DynamicPlugin, EngineError, as_wire
 from tests.engine.state import Checkpoint, ResourceState, Step
 

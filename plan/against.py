@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks.diff import PlanDiff, diff_runs
+from plan.diff import PlanDiff, diff_runs
+from plan.offline import Registration, Run
 from stacks.load import PROJECT_DIR
-from stacks.offline import Registration, Run
 
 # Resources whose replacement or removal changes an address users connect to.
 ADDRESS_TYPES = {
@@ -55,8 +55,10 @@ def plan_at(ref: str, stack: str) -> Run | None:
         try:
             if not (tree / f"Pulumi.{stack}.yaml").exists():
                 return None
-            done = subprocess.run([sys.executable, "-m", "stacks", "plan", stack, "--json"], cwd=tree,
-                                  capture_output=True, text=True, timeout=600)
+            # The plan's own CLI at that ref: `python -m plan` since it has its package, `python -m stacks plan` before.
+            command = ["-m", "plan", stack, "--format", "json"] if (tree / "plan" / "__main__.py").exists() \
+                else ["-m", "stacks", "plan", stack, "--json"]
+            done = subprocess.run([sys.executable, *command], cwd=tree, capture_output=True, text=True, timeout=600)
             if done.returncode != 0:
                 raise AgainstError(f"planning `{stack}` at {ref} failed:\n{done.stderr.strip() or done.stdout.strip()}")
             return run_from_json(json.loads(done.stdout))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from plan.offline import Registration, Run
 from stacks.model import StackConfig
 from stacks.naming import matched_pools, service_key
-from stacks.offline import Registration, Run
 
 BUILT_BY = {("elb", "ecm"): "ELB + EIP, built by ECM", ("elb", "user"): "ELB (self-managed), kept by ECM",
             ("nlb", "ccm"): "NLB, built by CCM", ("clb", "ccm"): "CLB, built by CCM"}

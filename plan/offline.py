@@ -1,6 +1,6 @@
 """Run the Pulumi program offline under the Pulumi SDK's mocks and record what it declares.
 
-This is the engine of `python -m stacks plan` and of the component tests: `__main__.py` runs
+This is the engine of `python -m plan` and of the component tests: `__main__.py` runs
 unchanged, every resource registration is recorded with its type, name, parent and inputs, and
 the stack outputs are collected. In preview mode values only known after apply stay unknown.
 """

@@ -12,7 +12,7 @@ from typing import Any
 
 from contracts import changed_paths, covers
 from contracts.registry import CONTRACTS
-from stacks.offline import UNKNOWN, Registration, Run
+from plan.offline import UNKNOWN, Registration, Run
 
 
 @dataclass

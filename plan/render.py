@@ -7,9 +7,9 @@ from typing import Any, Callable
 from rich.console import Console
 from rich.tree import Tree
 
+from plan.offline import Registration, Run
 from stacks.model import NodePool, StackConfig
 from stacks.naming import service_key
-from stacks.offline import Registration, Run
 
 LB_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
 
