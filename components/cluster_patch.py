@@ -392,7 +392,7 @@ def _status_message(exc: Any) -> str:
 
 # --- the resource ---------------------------------------------------------------------------------
 
-class ExistingObjectPatch(DynamicResource):
+class ExistingObjectPatch(DynamicResource, module="cluster", name="ExistingObjectPatch"):
     """Labels and annotations on an object that another party creates (PoolService, NodePool); never creates it."""
 
     live: pulumi.Output[dict[str, dict[str, str]]]

@@ -53,8 +53,19 @@ def serialize_provider(provider: Any) -> str:
     return _sdk.serialize_provider(provider)
 
 
+# Every dynamic resource type is `pulumi-python:dynamic[/<module>]:<Name>` (the SDK's Resource.__init_subclass__);
+# the project's name theirs (`pulumi-python:dynamic/backends:BackendSync`), so a plan says what each one is.
+DYNAMIC_PACKAGE = "pulumi-python"
+
+
+def is_dynamic(type_: str) -> bool:
+    return type_.startswith(f"{DYNAMIC_PACKAGE}:dynamic")
+
+
 class DynamicResource(pulumi.dynamic.Resource):
-    """Base of the project's dynamic resources: the serializer guard is in place before the first one."""
+    """Base of the project's dynamic resources: the serializer guard is in place before the first one.
+
+    Subclasses name their type: `class BackendSync(DynamicResource, module="backends", name="BackendSync")`."""
 
     def __init__(self, provider: pulumi.dynamic.ResourceProvider, name: str, props: dict[str, Any],
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

@@ -69,7 +69,7 @@ class EipAddressProvider(EnsProvider):
         return None  # the EIP belongs to `alicloud.ens.Eip`
 
 
-class EipAddress(DynamicResource):
+class EipAddress(DynamicResource, module="ens", name="EipAddress"):
     ipAddress: pulumi.Output[str]  # noqa: N815 - the output keeps the input's camelCase name
     status: pulumi.Output[str]
 

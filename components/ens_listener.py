@@ -220,7 +220,7 @@ def _parse_id(id_: str, props: dict[str, Any]) -> tuple[str, str, int]:
     return props["loadBalancerId"], props["protocol"], int(props["listenerPort"])
 
 
-class EnsListener(DynamicResource):
+class EnsListener(DynamicResource, module="ens", name="Listener"):
     """One TCP or HTTPS listener of an ENS ELB (dynamic resource)."""
 
     status: pulumi.Output[str]

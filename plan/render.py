@@ -36,7 +36,7 @@ def _service(r: Registration) -> list[str]:
 
 def is_object_patch(r: Registration) -> bool:
     """An ExistingObjectPatch (components/cluster_patch.py): labels and annotations on a NodePool or PoolService."""
-    return r.type == "pulumi-python:dynamic:Resource" and "plural" in r.inputs and "kind" in r.inputs
+    return r.type == "pulumi-python:dynamic/cluster:ExistingObjectPatch"
 
 
 def _patch(r: Registration) -> list[str]:
@@ -72,8 +72,6 @@ def _cloud(*keys: str) -> Callable[[Registration], list[str]]:
 
 
 def _dynamic(r: Registration) -> list[str]:
-    if is_object_patch(r):
-        return _patch(r)
     shown = {k: v for k, v in r.inputs.items() if k not in ("__provider", "attributes") and v is not None}
     lines = [", ".join(f"{k}={v}" for k, v in shown.items())]
     if r.inputs.get("attributes"):
@@ -96,7 +94,10 @@ DESCRIBE: dict[str, Callable[[Registration], list[str]]] = {
                                                                            "scheduler", "status"),
     "alicloud:ens/loadBalancerHttpListener:LoadBalancerHttpListener": _cloud("listenerPort", "backendServerPort",
                                                                              "scheduler", "healthCheckUri", "status"),
-    "pulumi-python:dynamic:Resource": _dynamic,
+    "pulumi-python:dynamic/cluster:ExistingObjectPatch": _patch,
+    "pulumi-python:dynamic/backends:BackendSync": _dynamic,
+    "pulumi-python:dynamic/ens:Listener": _dynamic,
+    "pulumi-python:dynamic/ens:EipAddress": _dynamic,
 }
 
 
@@ -106,8 +107,8 @@ def _title(r: Registration) -> str:
     namespace = r.inputs.get("metadata", {}).get("namespace")
     if is_object_patch(r):
         kind, name, namespace = f"{r.inputs['kind']}Patch", r.inputs["name"], r.inputs.get("namespace")
-    elif r.type == "pulumi-python:dynamic:Resource":
-        kind = "dynamic"
+    elif r.type.startswith("pulumi-python:dynamic"):
+        kind = f"dynamic {kind}"
     if r.parent and name.startswith(f"{r.parent}/"):
         name = name[len(r.parent) + 1:]  # the tree already shows the parent
     return f"[bold]{kind}[/] {namespace + '/' if namespace else ''}{name}  [dim]({r.type})[/]"

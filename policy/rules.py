@@ -31,7 +31,7 @@ NLB = "alicloud:nlb/loadBalancer:LoadBalancer"
 CLB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer"
 NLB_SERVER_GROUP = "alicloud:nlb/serverGroup:ServerGroup"
 SERVICE = "kubernetes:core/v1:Service"
-DYNAMIC = "pulumi-python:dynamic:Resource"  # BackendSync, ENS listeners, EIP address lookups
+BACKEND_SYNC = "pulumi-python:dynamic/backends:BackendSync"  # components/backends/provider.py
 
 # The property that carries the cloud-side name of ELBs and EIPs, and what to call them in messages.
 CLOUD_NAME_PROPS = {ELB: "loadBalancerName", EIP: "eipName"}
@@ -292,7 +292,7 @@ def ip_sync_server_group_types(resources: Iterable[Any]) -> list[Violation]:
     groups = [r for r in resources if r.resource_type == NLB_SERVER_GROUP]
     violations = []
     for sync in resources:
-        if sync.resource_type != DYNAMIC:
+        if sync.resource_type != BACKEND_SYNC:
             continue
         if _get(sync.props, "kind") != "nlb" or _get(sync.props, "mode") != "ip":
             continue

@@ -10,12 +10,12 @@ from plan.offline import Run, run_program
 from tests.conftest import cloud_pool
 
 SERVICE = "kubernetes:core/v1:Service"
-DYNAMIC = "pulumi-python:dynamic:Resource"
+PATCH = "pulumi-python:dynamic/cluster:ExistingObjectPatch"
 
 
 def patches(run, kind):
     """The ExistingObjectPatch registrations of one kind (NodePool, PoolService)."""
-    return [r for r in run.of_type(DYNAMIC) if r.inputs.get("kind") == kind and "plural" in r.inputs]
+    return [r for r in run.of_type(PATCH) if r.inputs.get("kind") == kind]
 COMPONENT = "ack-edge-lb:edge_service:EdgeService"
 LB = ann.LB
 
@@ -46,7 +46,7 @@ def test_ecm_managed_elb_declares_service_and_node_pool_patches(config, plan):
 
     hefei = run.named("default/cube-svc/nodepool/np-hefei")
     # An ExistingObjectPatch: it waits for ACK's NodePool and patches it, never creating one.
-    assert hefei.type == DYNAMIC and hefei in patches(run, "NodePool")
+    assert hefei.type == PATCH and hefei in patches(run, "NodePool")
     assert {k: hefei.inputs[k] for k in ("apiVersion", "plural", "name", "labels", "annotations")} == {
         "apiVersion": "apps.openyurt.io/v1beta2", "plural": "nodepools", "name": "np-hefei",
         "labels": {"k8s-svc": "cube"},

@@ -14,7 +14,9 @@ from plan.render import is_object_patch
 ELB = "alicloud:ens/loadBalancer:LoadBalancer"
 EIP = "alicloud:ens/eip:Eip"
 ATTACHMENT = "alicloud:ens/eipInstanceAttachment:EipInstanceAttachment"
-DYNAMIC = "pulumi-python:dynamic:Resource"
+LISTENER = "pulumi-python:dynamic/ens:Listener"
+EIP_ADDRESS = "pulumi-python:dynamic/ens:EipAddress"
+BACKEND_SYNC = "pulumi-python:dynamic/backends:BackendSync"
 UDP = "alicloud:ens/loadBalancerUdpListener:LoadBalancerUdpListener"
 HTTP = "alicloud:ens/loadBalancerHttpListener:LoadBalancerHttpListener"
 CLUSTER_ID = "c0123456789abcdef"
@@ -36,7 +38,7 @@ def node_ports(args):
         spec["ports"] = [dict(p, nodePort=30000 + i) for i, p in enumerate(spec["ports"])]
         spec["healthCheckNodePort"] = 32100
         return {"spec": spec}
-    if args.typ == DYNAMIC and "allocationId" in args.inputs:
+    if args.typ == EIP_ADDRESS:
         return {"ipAddress": "47.100.0.1", "status": "InUse"}
     return {}
 
@@ -79,7 +81,7 @@ def test_pulumi_mode_service_is_left_alone_by_ecm(owned, plan):
 def test_listeners_follow_ports_with_documented_defaults(owned, plan):
     run = plan(owned, preview=False, after_apply=node_ports)
     tcp = run.named("default/cube-svc/elb/np-hefei/listener/tcp-80")
-    assert tcp.type == DYNAMIC
+    assert tcp.type == LISTENER
     assert tcp.inputs["protocol"] == "tcp" and tcp.inputs["listenerPort"] == 80
     assert tcp.inputs["backendServerPort"] == 30000  # the Service's NodePort
     assert tcp.inputs["attributes"] == {
@@ -117,7 +119,7 @@ def test_http_and_https_listeners(owned, plan):
     assert http.options["deleteBeforeReplace"] is True  # a new NodePort replaces it on the same port
     assert http.inputs["healthCheckConnectPort"] == 32100
     https = run.named("default/cube-svc/elb/np-hefei/listener/https-443")
-    assert https.type == DYNAMIC and https.inputs["protocol"] == "https"
+    assert https.type == LISTENER and https.inputs["protocol"] == "https"
     assert https.inputs["attributes"]["ServerCertificateId"] == "cert-123"
 
 
@@ -197,7 +199,7 @@ def test_pulumi_mode_syncs_each_elb_s_backends_from_its_pool(owned, plan):
     owned["services"][0]["loadBalancer"]["drainSeconds"] = 30
     run = plan(owned)
     sync = run.named("default/cube-svc/elb/np-hefei/backends")
-    assert sync.type == DYNAMIC and sync.parent == "default/cube-svc/elb/np-hefei"
+    assert sync.type == BACKEND_SYNC and sync.parent == "default/cube-svc/elb/np-hefei"
     assert {k: v for k, v in sync.inputs.items() if k not in ("groupId", "__provider")} == {
         "kind": "ens", "namespace": "default", "service": "cube-svc", "mode": "local", "pools": ["np-hefei"],
         "port": 0, "serverType": "ens", "portName": "http", "drainSeconds": 30}

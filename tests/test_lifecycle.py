@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
+from components.dynamic import is_dynamic
 from tests.engine.engine import Engine
 from tests.engine.stacks import EXAMPLES, example, variants, writes
 from tests.engine.world import stack_world
 
 STACKS = {**{f"example-{name}": example(name) for name in EXAMPLES}, **variants()}
-DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 def cluster_writes(world) -> int:
@@ -31,7 +31,7 @@ def test_the_whole_lifecycle(name):
 
         preview = engine.preview()
         assert preview.steps and {s.op for s in preview.steps} == {"create"}
-        dynamic = {s.urn for s in preview.steps if s.type == DYNAMIC}
+        dynamic = {s.urn for s in preview.steps if is_dynamic(s.type)}
         assert {urn for method, urn in preview.dynamic_calls if method == "Check"} == dynamic
         assert not [c for c in preview.dynamic_calls + preview.bridged_calls if c[0] != "Check"]  # nothing applied
         assert not writes(world.cloud.calls) and len(engine.state) == 0

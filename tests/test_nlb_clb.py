@@ -10,7 +10,7 @@ from stacks.load import validate
 from stacks.problems import ConfigError
 from tests.conftest import cloud_pool
 
-DYNAMIC = "pulumi-python:dynamic:Resource"
+BACKEND_SYNC = "pulumi-python:dynamic/backends:BackendSync"
 CLUSTER_ID = "c0123456789abcdef"
 
 
@@ -56,7 +56,7 @@ def test_nlb_in_the_cloud_zones_with_an_ip_group_listener_and_sync_per_port(hybr
     listener = run.named(f"{base}/listener/udp-53")
     assert listener.inputs["listenerPort"] == 53 and listener.inputs["listenerProtocol"] == "UDP"
     sync = run.named(f"{base}/backends/tcp-443")
-    assert sync.type == DYNAMIC and sync.parent == base
+    assert sync.type == BACKEND_SYNC and sync.parent == base
     assert {k: sync.inputs[k] for k in ("kind", "mode", "pools", "port", "serverType", "portName", "regionId")} == {
         "kind": "nlb", "mode": "ip", "pools": ["np-cloud", "np-hefei"], "port": 8443, "serverType": "Ip",
         "portName": "https", "regionId": "cn-hangzhou"}

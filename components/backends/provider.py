@@ -164,7 +164,7 @@ class BackendSyncProvider(ResourceProvider):
         release(self._group(props), {b.key for b in _stored(props)}, drain_seconds=float(props.get("drainSeconds") or 0))
 
 
-class BackendSync(DynamicResource):
+class BackendSync(DynamicResource, module="backends", name="BackendSync"):
     """Keeps one backend group equal to the pods and nodes that should serve a Service."""
 
     backends: pulumi.Output[list[dict[str, Any]]]

@@ -45,7 +45,7 @@ def test_the_recorded_stacks_hold_what_the_policies_check(plans: dict[str, Recor
     prod_hybrid = plans["prod-hybrid"]
     assert [r["options"].get("protect") for r in prod_hybrid.of_type(rules.NLB) + prod_hybrid.of_type(rules.CLB)] \
         == [True, True, True]
-    syncs = [r for r in hybrid.of_type(rules.DYNAMIC) if r["inputs"].get("mode") == "ip"]
+    syncs = [r for r in hybrid.of_type(rules.BACKEND_SYNC) if r["inputs"].get("mode") == "ip"]
     assert [s["name"] for s in syncs] == [f"{SHOP_WEB}/backends/tcp-443"]
     assert syncs[0]["inputs"]["groupId"] == RECORDED_UNKNOWN  # unknown in preview: the policy must not read it
     shared = plans["shared"].of_type(rules.SERVICE)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 
 from pulumi.runtime import mocks as pulumi_mocks
 
+from components.dynamic import is_dynamic
 from plan.offline import Run, run_main, run_under
 from stacks.load import PROJECT
 from tests.dynhost import DynamicHost
@@ -107,7 +108,7 @@ class Engine:
                 for resource in list(new):
                     if not resource.custom or resource.is_provider:
                         continue
-                    plugin = dynamic if resource.type == "pulumi-python:dynamic:Resource" else bridged
+                    plugin = dynamic if is_dynamic(resource.type) else bridged
                     found = plugin.read(resource.urn, resource)
                     if found is None:
                         new.remove(resource.urn)

@@ -35,11 +35,10 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 import contracts
+from components.dynamic import is_dynamic
 from plan.offline import RecordingMonitor, Run
 from tests.engine.plugins import PROVIDER_KEY, BridgedPlugin, Diff, DynamicPlugin, EngineError, as_wire
 from tests.engine.state import Checkpoint, ResourceState, Step
-
-DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 
 
 def _segments(path: str) -> list[str]:
@@ -85,7 +84,7 @@ class EngineMonitor(RecordingMonitor):
         self._lock = threading.RLock()
 
     def plugin(self, type_: str):
-        return self.dynamic if type_ == DYNAMIC_TYPE else self.bridged
+        return self.dynamic if is_dynamic(type_) else self.bridged
 
     def step(self, op: str, urn: str, type_: str, keys=(), delete_before_replace: bool = False) -> None:
         with self._lock:

@@ -72,7 +72,7 @@ class Plugin(Protocol):
 
 
 class DynamicPlugin:
-    """`pulumi-python:dynamic:Resource` through one host process (the engine starts one per operation)."""
+    """The project's dynamic resources (`pulumi-python:dynamic/...`) through one host process (the engine starts one per operation)."""
 
     def __init__(self, host: DynamicHost):
         self.host = host
