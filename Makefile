@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 POLICY_VENV := policy/venv
 POLICY_STAMP := $(POLICY_VENV)/.installed
 
-.PHONY: plan test lint validate bench bench-sync preview up clean policy-test
+.PHONY: plan test lint validate reference bench bench-sync preview up clean policy-test
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: $(STAMP) $(POLICY_STAMP) ## lint, then the whole test suite, then the poli
 
 policy-test: $(STAMP) $(POLICY_STAMP) ## the policy pack's tests only (policy/venv; they plan stacks with venv/)
 	cd policy && venv/bin/python -m pytest -q tests
+
+reference: $(STAMP) ## regenerate docs/configuration.md, the configuration reference, from stacks/model.py
+	$(PY) -m stacks reference --output docs/configuration.md
 
 lint: $(STAMP) ## ruff (style, imports, likely bugs)
 	$(VENV)/bin/ruff check .

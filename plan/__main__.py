@@ -1,8 +1,8 @@
 """`python -m plan`: what `pulumi preview` would declare for a stack, offline under Pulumi mocks.
 
     python -m plan dev                              # the plan of the dev stack, as text
-    python -m plan Pulumi.dev.yaml --format json    # a stack file by path; JSON
-    python -m plan dev --against origin/main        # what changes against the stack at a git ref
+    python -m plan Pulumi.dev.yaml --format json    # a stack file by path; JSON (schema ack-edge-lb/plan/v1)
+    python -m plan dev --against origin/main        # what changes against the stack at a git ref (text or json)
     python -m plan dev --format mermaid             # the topology as a Mermaid diagram
 
 Exit codes: 0 done (with --detailed-exitcode: and nothing changes), 2 the configuration is invalid,
@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 
 from rich.console import Console
 
+from plan import SCHEMA
 from stacks.load import load_stack_file, raw_from_stack_file, resolve_stack
 from stacks.problems import ConfigError
 
@@ -34,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("stack", help="stack name (as in Pulumi.<stack>.yaml), or the path of a stack file")
     parser.add_argument("--file", type=Path, help="stack file, when it is not Pulumi.<stack>.yaml beside Pulumi.yaml")
     parser.add_argument("--format", choices=("text", "json", "mermaid"), default="text",
-                        help="text (default), json, or the topology as a Mermaid diagram")
+                        help="text (default), json (schema ack-edge-lb/plan/v1, docs/plan.schema.json), or the "
+                             "topology as a Mermaid diagram")
     parser.add_argument("--json", action="store_true", help="same as --format json")
     parser.add_argument("--against", metavar="GIT_REF",
                         help="compare with the stack as it is at this git ref (stack file and program)")
@@ -43,26 +45,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _mermaid(report, config) -> str:
+    """The topology (plan/topology.py); with --against, its diff form."""
+    from plan import topology
+
+    if report.kind == "plan":
+        return topology.fenced(topology.mermaid(report.run, config))
+    return topology.fenced(topology.mermaid_diff(report.before, report.run, report.diff, config))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     form = "json" if args.json else args.format
     # Piped (a CI log, a PR comment), nothing is wrapped or cut: lines are as long as they need to be.
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 1_000_000)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         stack, path = resolve_stack(args.stack, args.file)
         loaded = load_stack_file(stack, path)
     except ConfigError as exc:
         if form == "json":
-            print(json.dumps({"stack": exc.stack, "errors": [p.as_dict() for p in exc.problems]}, indent=2,
-                             sort_keys=True, default=str))
+            print(json.dumps({"schema": SCHEMA, "kind": "errors", "stack": exc.stack,
+                              "errors": [p.as_dict() for p in exc.problems]}, indent=2, sort_keys=True, default=str))
         else:
-            err.print("invalid ", style="red", end="")
-            err.print(str(exc), markup=False)  # values and patterns hold brackets: printed as they are
+            # Plain text: values and patterns hold brackets, and a log is no terminal.
+            print(f"invalid {exc}", file=sys.stderr)
         return INVALID
 
     from plan.offline import run_program  # imports the Pulumi SDK: only once the configuration is valid
-    from plan.render import print_plan
+    from plan.report import build
 
     run = run_program(raw_from_stack_file(path, stack), stack, preview=True)
     if args.against:
@@ -71,23 +81,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             report = compare(args.against, stack, run)
         except AgainstError as exc:
-            err.print("cannot compare ", style="red", end="")
-            err.print(str(exc), markup=False)
+            print(f"cannot compare: {exc}", file=sys.stderr)
             return AGAINST_FAILED
-        print("\n".join(report.lines()))
-        changed = not report.diff.empty
-    elif form == "json":
-        print(json.dumps(run.as_dict(), indent=2, sort_keys=True, default=str))
-        changed = bool(run.resources)
-    elif form == "mermaid":
-        from plan.topology import fenced, mermaid
-
-        print(fenced(mermaid(run, loaded.config)))
-        changed = bool(run.resources)
     else:
-        print_plan(run, loaded.config, out)
-        changed = bool(run.resources)
-    return CHANGES if (args.detailed_exitcode and changed) else 0
+        report = build(run)
+
+    if form == "json":
+        from plan.document import dumps
+
+        print(dumps(report))
+    elif form == "mermaid":
+        print(_mermaid(report, loaded.config))
+    else:
+        from plan.render import print_report
+
+        print_report(report, loaded.config, out)
+    return CHANGES if (args.detailed_exitcode and report.changes) else 0
 
 
 if __name__ == "__main__":

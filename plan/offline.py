@@ -39,10 +39,15 @@ class Registration:
     custom: bool
     # Resource options the engine acts on: protect, replaceOnChanges, ignoreChanges, deleteBeforeReplace.
     options: dict[str, Any] = field(default_factory=dict)
+    # Names of the resources it waits for (dependsOn and every input's sources), sorted.
+    dependencies: tuple[str, ...] = ()
+    # Input key -> names of the resources its value comes from (only keys that come from some).
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs,
-                "options": self.options}
+                "options": self.options, "dependencies": list(self.dependencies),
+                "propertyDependencies": {k: list(v) for k, v in sorted(self.property_dependencies.items())}}
 
 
 @dataclass
@@ -134,6 +139,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         options = {"protect": request.protect, "replaceOnChanges": list(request.replaceOnChanges),
                    "ignoreChanges": list(request.ignoreChanges),
                    "deleteBeforeReplace": request.deleteBeforeReplace, "import": request.importId}
+        # The SDK gathers dependencies from several futures: their order on the wire varies from run to run.
+        by_input = {key: tuple(sorted({self._name(u) for u in deps.urns}))
+                    for key, deps in request.propertyDependencies.items() if deps.urns}
+        dependencies = {self._name(u) for u in request.dependencies} | {n for ns in by_input.values() for n in ns}
         self.run.resources.append(Registration(
             type=request.type,
             name=request.name,
@@ -141,7 +150,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=plain(inputs),
             custom=bool(request.custom),
             options={k: v for k, v in options.items() if v},
+            dependencies=tuple(sorted(dependencies)),
+            property_dependencies=dict(sorted(by_input.items())),
         ))
+
+    def _name(self, urn: str) -> str:
+        # A URN ends in `::<name>`; every dependency registered before its dependent, so it is known.
+        return self._names.get(urn) or urn.rsplit("::", 1)[-1]
 
 
 class _WarningLog(logging.Handler):

@@ -1,7 +1,8 @@
-"""`python -m stacks`: check a stack's configuration (the plan is `python -m plan`).
+"""`python -m stacks`: check a stack's configuration (the plan is `python -m plan`), print the configuration reference.
 
     python -m stacks validate dev [--json]
     python -m stacks validate Pulumi.dev.yaml
+    python -m stacks reference [--output docs/configuration.md]
 
 Exit codes: 0 valid, 2 invalid.
 """
@@ -29,11 +30,28 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("stack", help="stack name, as in Pulumi.<stack>.yaml, or the path of a stack file")
     validate.add_argument("--file", type=Path, help="stack file (default: Pulumi.<stack>.yaml beside Pulumi.yaml)")
     validate.add_argument("--json", action="store_true", help="machine-readable output")
+    reference = commands.add_parser("reference", help="print the configuration reference (Markdown), generated "
+                                                      "from the models")
+    reference.add_argument("--output", type=Path, help="write it to this file instead (docs/configuration.md)")
     return parser
+
+
+def _reference(output: Optional[Path]) -> int:
+    from stacks.reference import markdown
+
+    text = markdown()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "reference":
+        return _reference(args.output)
     out = Console(highlight=False, soft_wrap=True)
     try:
         stack, path = resolve_stack(args.stack, args.file)

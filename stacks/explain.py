@@ -12,23 +12,32 @@ from pydantic import BaseModel, ValidationError
 from stacks.model import StackConfig
 from stacks.problems import Problem, config_path, show
 
-# What a pattern mismatch should say, keyed by the pattern's distinctive start.
+# What a pattern mismatch should say, keyed by the pattern's distinctive start. The first example in each is
+# also the example of the configuration reference (stacks/reference.py), where it must match the pattern.
 PATTERN_HINTS = {
     r"^[a-z0-9]([-a-z0-9]*": "a lower-case DNS label such as `np-hefei` (letters, digits, '-', at most 63)",
     r"^[a-z]([-a-z0-9]*": "a lower-case DNS label starting with a letter, such as `cube-svc`",
     r"^c[a-z0-9]": "the ACK cluster id, such as `c8f3a2b1e0d9c47e6a5b4f3e2d1c0b9a8`",
     r"^vpc-": "a VPC id such as `vpc-bp1example`",
     r"^vsw-": "a vSwitch id such as `vsw-bp1example`",
-    r"^n-": "an ENS network id such as `n-5sax03dh2eyagujgsn7z9****`",
+    r"^n-": "an ENS network id such as `n-5sax03dh2eyagujgsn7z9`",
     r"^[a-z]{2}-": "a region or zone id such as `cn-hefei-cmcc-2`",
-    r"^lb-": "an ELB id such as `lb-5s7crik3yo3bp03gqrbp5****`",
+    r"^lb-": "an ELB id such as `lb-5s7crik3yo3bp03gqrbp5`",
+    r"^(lb|nlb)-": "a load balancer id such as `lb-5s7crik3yo3bp03gqrbp5` (ELB, CLB) or `nlb-wb7r6dlwetz1example`",
+    r"^eip-": "an EIP id such as `eip-5s7crik3yo3bp03gqrbp5`",
     r"^elb\.": "an ELB spec such as `elb.s2.small`",
     r"^v?\d": "a version such as `2.1.0`",
     r"^/": "a path such as `/healthz`",
-    r"^\S+$": "an image reference without spaces, such as `registry.example.com/cube:1.0`",
+    r"^\S+$": "a value without spaces, such as `registry.example.com/cube:1.0` (an image) or `cert-cube-example` "
+              "(a certificate id)",
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.": "a label key such as `k8s-svc` or `example.com/role`",
-    r"^([A-Za-z0-9]": "a label value (letters, digits, '-', '_', '.', at most 63)",
+    r"^([A-Za-z0-9]": "a label value such as `cube` (letters, digits, '-', '_', '.', at most 63)",
 }
+
+
+def pattern_hint(pattern: str) -> Optional[str]:
+    return next((hint for start, hint in PATTERN_HINTS.items() if pattern.startswith(start)), None)
+
 
 # Fixes by pydantic error type, where the type alone says what to do.
 FIXES = {
@@ -116,7 +125,7 @@ def _fix(kind: str, err: Mapping[str, Any], loc: tuple[Any, ...], meta: list[Any
         return f"use a value {'>=' if lo is not None else '<='} {lo if lo is not None else hi}"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
-        hint = next((h for start, h in PATTERN_HINTS.items() if pattern.startswith(start)), None)
+        hint = pattern_hint(pattern)
         return f"use {hint}" if hint else f"use a value matching {pattern}"
     if kind == "string_type" and isinstance(err.get("input"), (int, float)) and not isinstance(err.get("input"), bool):
         return f'quote it, as in `"{err["input"]}"`: YAML reads it as a number'

@@ -17,7 +17,7 @@ from typing import Any, Collection, Mapping, Optional, Sequence
 import yaml
 from pydantic import ValidationError
 
-from stacks import rules
+from stacks import rules, yamlfile
 from stacks.explain import problems_of
 from stacks.model import CONFIG_KEYS, StackConfig
 from stacks.problems import ConfigError, Problem, config_path
@@ -133,14 +133,22 @@ def resolve_stack(name: str, file: Optional[Path] = None, directory: Path = PROJ
 
     ConfigError when there is no such file, listing the stacks that exist."""
     match = STACK_FILE.match(Path(name).name)
+    stacks = ", ".join(known_stacks(directory)) or "none yet"
     if file is None and match and (Path(name).exists() or "/" in name or name.startswith("Pulumi.")):
         stack, path = match["stack"], Path(name)
+    elif file is None and Path(name).name in ("Pulumi.yaml", "Pulumi.yml"):
+        raise ConfigError(name, [Problem(name, name, "this is the project file, which holds no stack's settings",
+                                         f"give a stack ({stacks}) or the path of its Pulumi.<stack>.yaml")])
+    elif file is None and Path(name).suffix in (".yaml", ".yml"):
+        # A file's name is all that tells its stack: Pulumi reads `Pulumi.<stack>.yaml` only.
+        raise ConfigError(name, [Problem(name, name, "this is neither a stack name nor the path of a "
+                                         "`Pulumi.<stack>.yaml` file", f"name the file Pulumi.<stack>.yaml, or give "
+                                         f"the stack and the file: `<stack> --file {name}` (stacks here: {stacks})")])
     else:
         stack, path = name, file or stack_file(name, directory)
     if not path.is_file():
-        stacks = known_stacks(directory)
         raise ConfigError(stack, [Problem(str(path), name, f"there is no stack file for stack `{stack}`",
-                                          f"use one of the stacks here ({', '.join(stacks) or 'none yet'}), "
+                                          f"use one of the stacks here ({stacks}), "
                                           f"or create {path.name} (`pulumi stack init {stack}`)")])
     return stack, path
 
@@ -174,7 +182,14 @@ def _outside_config(document: dict[Any, Any], path: Path) -> _Keys:
         if key == "config" or key in _STACK_FILE_FIELDS:
             continue
         namespace, name = parse_key(key)
-        if namespace == PROJECT or (namespace is not None and misspelt_namespace(namespace)) or name in CONFIG_KEYS:
+        if namespace is None and _squash(name) == _squash(PROJECT) and isinstance(value, dict):
+            nested = [str(k) for k in value]
+            out.problems.append(Problem(str(path), str(key), f"`{key}:` holds settings outside `config:`, as one "
+                                        "block, but Pulumi reads each setting as its own key under `config:`",
+                                        "write `config:` and, indented under it, "
+                                        + ", ".join(f"`{PROJECT}:{n}`" for n in nested or REQUIRED_KEYS)))
+            out.explained |= set(nested)
+        elif namespace == PROJECT or (namespace is not None and misspelt_namespace(namespace)) or name in CONFIG_KEYS:
             out.problems.append(Problem(str(path), str(key), f"`{key}` is outside `config:`, where Pulumi never "
                                         "reads it", "indent it under a `config:` line"))
             out.explained.add(name)
@@ -223,17 +238,21 @@ def read_stack_file(path: Path, stack: str) -> tuple[dict[str, Any], list[Proble
         return ConfigError(stack, [Problem(str(path), None, message, fix)])
 
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise unreadable(f"cannot read the stack file ({exc.strerror})", f"create {path.name}, or pass --file") from None
     except UnicodeDecodeError:
         raise unreadable("the stack file is not UTF-8 text", "save it as UTF-8, as Pulumi expects") from None
+    try:
+        document, refused = yamlfile.load(text, path, PROJECT)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise unreadable(f"not valid YAML{where}", "fix the YAML syntax (indentation, quotes, colons)") from None
-    except ValueError:  # PyYAML converting a number past Python's digit limit
-        raise unreadable("a number in the file is too large", "use numbers in the documented ranges") from None
+        raise ConfigError(stack, [yamlfile.syntax_problem(exc, text, path)]) from None
+    except RecursionError:  # PyYAML composes nested lists and mappings recursively
+        raise unreadable("the YAML is nested too deeply to read", "flatten the nesting") from None
+    except ValueError:  # a value no located constructor covers (yamlfile locates numbers and dates)
+        raise unreadable("a value in the file cannot be read", "quote values that are text") from None
+    if refused:  # keys given twice, values that contain themselves
+        raise ConfigError(stack, refused)
     if document is None:
         raise unreadable("the stack file is empty: it has no `config:` section")
     if not isinstance(document, dict):

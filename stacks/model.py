@@ -60,12 +60,19 @@ class Model(BaseModel):
 
 
 class Cluster(Model):
-    id: Annotated[str, StringConstraints(pattern=r"^c[a-z0-9]{6,40}$")]
-    vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-[a-z0-9]+$")]
-    network: Literal["terway-edge", "flannel-vxlan"] = "flannel-vxlan"
-    express_connect: bool = False
-    # edge-controller-manager version, as `kubectl -n kube-system get deploy edge-controller-manager` shows it.
-    ecm_version: Optional[Annotated[str, StringConstraints(pattern=r"^v?\d+(\.\d+){0,2}$")]] = None
+    """The ACK Edge cluster whose Services are exposed."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^c[a-z0-9]{6,40}$")] = Field(
+        description="The ACK cluster id; every cloud name the program gives ends in it.")
+    vpc_id: Annotated[str, StringConstraints(pattern=r"^vpc-[a-z0-9]+$")] = Field(
+        description="The VPC of the cluster; an NLB is created in it.")
+    network: Literal["terway-edge", "flannel-vxlan"] = Field(
+        "flannel-vxlan", description="The cluster's network plug-in; NLB `Ip` backends need `terway-edge`.")
+    express_connect: bool = Field(
+        False, description="Cloud and edge are connected by Express Connect (needed for NLB `Ip` backends).")
+    ecm_version: Optional[Annotated[str, StringConstraints(pattern=r"^v?\d+(\.\d+){0,2}$")]] = Field(
+        None, description="The edge-controller-manager version, as `kubectl -n kube-system get deploy "
+                          "edge-controller-manager` shows it; the ECM and user ELB modes need 2.1.0 or later.")
 
 
 # --- node pools ----------------------------------------------------------------------------------
@@ -84,49 +91,65 @@ Carrier = Literal["cmcc", "unicom", "telecom"]
 class EnsPlacement(Model):
     """Where an ENS node pool lives: the values ACK Edge puts on the NodePool as annotations."""
 
-    region_id: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]+$")]
-    network_id: Annotated[str, StringConstraints(pattern=r"^n-[a-z0-9]+$")]
-    # The ELB is placed in the first vSwitch by id.
+    region_id: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]+$")] = Field(
+        description="The ENS region of the pool; its ELB and EIP are created there.")
+    network_id: Annotated[str, StringConstraints(pattern=r"^n-[a-z0-9]+$")] = Field(
+        description="The ENS network of the pool.")
     vswitch_ids: Annotated[
         list[Annotated[str, StringConstraints(pattern=r"^vsw-[a-z0-9]+$")]], Field(min_length=1),
         AfterValidator(_sorted_unique),
-    ]
-    # The carrier of the pool's EIPs, where the region id does not name exactly one (`cn-beijing-15`,
-    # `cn-wuxi-telecom_unicom_cmcc-2`); an edge EIP has one carrier (CreateEipInstance `Isp`).
-    isp: Optional[Carrier] = None
+    ] = Field(description="The pool's vSwitches, a set (each once, order ignored); the ELB is placed in the "
+                          "first vSwitch by id.")
+    # An edge EIP has one carrier (CreateEipInstance `Isp`).
+    isp: Optional[Carrier] = Field(
+        None, description="The carrier of the pool's EIPs, where the region id does not name exactly one "
+                          "(`cn-beijing-15`, `cn-wuxi-telecom_unicom_cmcc-2`).")
 
 
 class CloudZone(Model):
-    zone_id: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]+$")]
-    vswitch_id: Annotated[str, StringConstraints(pattern=r"^vsw-[a-z0-9]+$")]
+    """A zone of a cloud node pool, with the vSwitch an NLB or CLB uses there."""
+
+    zone_id: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[a-z0-9-]+$")] = Field(
+        description="The zone id.", examples=["cn-hangzhou-k"])
+    vswitch_id: Annotated[str, StringConstraints(pattern=r"^vsw-[a-z0-9]+$")] = Field(
+        description="The vSwitch of the zone.")
 
 
 class NodePool(Model):
-    id: Name
-    type: Literal["ens", "cloud", "edge"]
-    # Labels of the NodePool object itself: what `service.openyurt.io/nodepool-labelselector` matches.
-    labels: Labels = {}
-    ens: Optional[EnsPlacement] = None
-    zones: list[CloudZone] = []
-    # Expected number of nodes; only used to warn about the backend quota under `Cluster`.
-    node_count: Optional[Annotated[int, Field(ge=0, le=100000)]] = None
+    """A node pool of the cluster, as ACK Edge created it (the program never creates node pools)."""
 
+    id: Name = Field(description="The node pool id: the name of its NodePool object.")
+    type: Literal["ens", "cloud", "edge"] = Field(
+        description="`ens` (ENS nodes, served by ELBs), `cloud` (ECS nodes) or `edge` (other edge nodes).")
+    labels: Labels = Field(
+        {}, description="Labels of the NodePool object itself: what `service.openyurt.io/nodepool-labelselector` "
+                        "(a Service's `nodePoolSelector`) matches.")
+    ens: Optional[EnsPlacement] = Field(None, description="Where an ENS pool lives.")
+    zones: list[CloudZone] = Field([], description="The zones of a cloud pool.")
+    node_count: Optional[Annotated[int, Field(ge=0, le=100000)]] = Field(
+        None, description="Expected number of nodes; only used to warn about the backend quota under `Cluster`.")
 
 
 # --- services ------------------------------------------------------------------------------------
 
 
 class ServicePort(Model):
-    name: Optional[Name] = None
-    port: PortNumber
-    # A number, or the name of a container port.
-    target_port: Optional[TargetPort] = None
-    protocol: Literal["TCP", "UDP"] = "TCP"
-    node_port: Optional[Annotated[int, Field(ge=30000, le=32767)]] = None
-    # The listener Pulumi creates for this port (`management: pulumi`); default: the port's protocol.
-    listener: Optional[Literal["tcp", "udp", "http", "https"]] = None
-    # HTTPS listeners: the ENS server certificate id.
-    certificate_id: Optional[Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]] = None
+    """A port of the Kubernetes Service; each becomes a listener of the load balancer."""
+
+    name: Optional[Name] = Field(None, description="The port's name (needed when a Service has several ports).",
+                                 examples=["http"])
+    port: PortNumber = Field(description="The port the load balancer and the Service listen on.")
+    target_port: Optional[TargetPort] = Field(
+        None, description="A port number (1-65535), or the name of a container port (a DNS label of at most 15 "
+                          "characters); unset: the same as `port`.")
+    protocol: Literal["TCP", "UDP"] = Field("TCP", description="The port's protocol.")
+    node_port: Optional[Annotated[int, Field(ge=30000, le=32767)]] = Field(
+        None, description="A fixed NodePort; unset: Kubernetes picks one.")
+    listener: Optional[Literal["tcp", "udp", "http", "https"]] = Field(
+        None, description="The listener Pulumi creates for this port (`management: pulumi`); default: the port's "
+                          "protocol.")
+    certificate_id: Optional[Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]] = Field(
+        None, description="HTTPS listeners: the server certificate id (for an ELB, the ENS one).", examples=["cert-cube-example"])
 
     @property
     def listener_protocol(self) -> str:
@@ -136,31 +159,40 @@ class ServicePort(Model):
 class HealthCheck(Model):
     """Listener health check; the defaults are the ones the ACK Edge documentation gives for ELB."""
 
-    type: Literal["tcp", "http"] = "tcp"
-    healthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
-    unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = 3
-    interval: Annotated[int, Field(ge=1, le=50)] = 2
-    connect_timeout: Annotated[int, Field(ge=1, le=300)] = 5
-    uri: Optional[Annotated[str, StringConstraints(pattern=r"^/[\x21-\x7e]{0,79}$")]] = None
-
+    type: Literal["tcp", "http"] = Field(
+        "tcp", description="How backends are checked; `http` only where the controller supports it.")
+    healthy_threshold: Annotated[int, Field(ge=2, le=10)] = Field(
+        3, description="Successful checks in a row before a backend counts as healthy.")
+    unhealthy_threshold: Annotated[int, Field(ge=2, le=10)] = Field(
+        3, description="Failed checks in a row before a backend counts as unhealthy.")
+    interval: Annotated[int, Field(ge=1, le=50)] = Field(2, description="Seconds between two checks.")
+    connect_timeout: Annotated[int, Field(ge=1, le=300)] = Field(
+        5, description="Seconds a check waits for an answer.")
+    uri: Optional[Annotated[str, StringConstraints(pattern=r"^/[\x21-\x7e]{0,79}$")]] = Field(
+        None, description="The path HTTP checks request; unset: `/`. Listeners Pulumi creates under `Local` check "
+                          "`/healthz` on the healthCheckNodePort instead.")
 
 
 class Eip(Model):
     """Edge EIP of a region's ELB; the defaults are the ELB annotation defaults of ACK Edge."""
 
-    bandwidth: Annotated[int, Field(ge=5, le=10000)] = 10
-    # ENS EIPs are billed on the monthly 95th percentile only (CreateEipInstance.InternetChargeType).
-    charge_type: Literal["95BandwidthByMonth"] = "95BandwidthByMonth"
-    # One carrier for the EIPs of every pool (ECM's `eip-isp` annotation is per Service); leave it out and
-    # each EIP takes its own pool's carrier (`nodePools[].ens.isp`, or the one its region id names).
-    isp: Optional[Carrier] = None
+    bandwidth: Annotated[int, Field(ge=5, le=10000)] = Field(10, description="Bandwidth in Mbit/s.")
+    # CreateEipInstance.InternetChargeType.
+    charge_type: Literal["95BandwidthByMonth"] = Field(
+        "95BandwidthByMonth", description="ENS EIPs are billed on the monthly 95th percentile only.")
+    # ECM's `eip-isp` annotation is per Service.
+    isp: Optional[Carrier] = Field(
+        None, description="One carrier for the EIPs of every pool; leave it out and each EIP takes its own "
+                          "pool's carrier (`nodePools[].ens.isp`, or the one its region id names).")
 
 
 class Adopt(Model):
     """An existing load balancer (and, for ELB, its EIP) to bring under Pulumi without changing its address."""
 
-    load_balancer_id: Annotated[str, StringConstraints(pattern=r"^(lb|nlb)-[a-z0-9]+$")]
-    eip_id: Optional[Annotated[str, StringConstraints(pattern=r"^eip-[a-z0-9]+$")]] = None
+    load_balancer_id: Annotated[str, StringConstraints(pattern=r"^(lb|nlb)-[a-z0-9]+$")] = Field(
+        description="The id of the ELB, NLB or CLB to import.")
+    eip_id: Optional[Annotated[str, StringConstraints(pattern=r"^eip-[a-z0-9]+$")]] = Field(
+        None, description="ELB only: the id of its EIP, imported with it.")
 
 
 LbType = Literal["elb", "nlb", "clb"]
@@ -173,65 +205,82 @@ MANAGEMENT_BY_TYPE: dict[str, tuple[str, ...]] = {
 
 
 class LoadBalancer(Model):
-    type: LbType = "elb"
-    management: Management = "ecm"
-    scheduler: Optional[Literal["rr", "wrr", "wlc", "sch", "tch", "qch", "iqch"]] = None
-    # Turns on pod-level (weighted round robin) balancing under `Local`; always on under `Cluster`.
-    pod_level_balancing: bool = False
-    # Session persistence: seconds a client sticks to one backend, 0 = off.
-    persistence_timeout: Annotated[int, Field(ge=0, le=3600)] = 0
-    established_timeout: Optional[Annotated[int, Field(ge=10, le=900)]] = None
-    preserve_client_ip: bool = False
-    health_check: Optional[HealthCheck] = None
-    # The ELB specs the API documents (contracts/alicloud_ens.py); ECM takes the same (annotation `spec`).
-    spec: Literal[ELB_SPECS] = ELB_SPEC_DEFAULT  # type: ignore[valid-type]
-    eip: Optional[Eip] = None
-    # `management: user`: node pool id -> an existing ELB (`lb-...`) to bind; pools without one get a
-    # Pulumi-created ELB and EIP.
-    elb_ids: dict[Name, ElbId] = {}
-    # One ELB serves several Services (self-managed ELB and EIP only).
-    shared: bool = False
-    # `management: pulumi`: existing load balancers to import (`pulumi import`) instead of creating them;
-    # keyed by node pool id for ELB, `lb` for NLB and CLB.
-    adopt: dict[str, Adopt] = {}
-    # `management: pulumi`: seconds a leaving backend keeps weight 0 before it is removed (NLB: connection drain).
-    drain_seconds: Annotated[int, Field(ge=0, le=3600)] = 10
-    # NLB and CLB: a public or a VPC-internal address.
-    address_type: Literal["internet", "intranet"] = "internet"
-    # NLB only: how pods are registered. `Ip` registers pod IPs (hybrid cloud/edge pods).
-    server_group_type: Literal["Ip", "Instance"] = "Ip"
+    """Which load balancer exposes the Service, who builds it, and its listener settings."""
 
+    type: LbType = Field("elb", description="`elb` (one per ENS region), `nlb` or `clb`.")
+    management: Management = Field(
+        "ecm", description="Who builds the load balancer: `ecm`, `user` or `pulumi` for ELB; `ccm` or `pulumi` "
+                           "for NLB and CLB.")
+    scheduler: Optional[Literal["rr", "wrr", "wlc", "sch", "tch", "qch", "iqch"]] = Field(
+        None, description="The listeners' scheduling algorithm (each kind offers some); unset: `rr`, or `wrr` "
+                          "with `podLevelBalancing`.")
+    pod_level_balancing: bool = Field(
+        False, description="Turns on pod-level (weighted round robin) balancing under `Local`; always on under "
+                           "`Cluster`.")
+    persistence_timeout: Annotated[int, Field(ge=0, le=3600)] = Field(
+        0, description="Session persistence: seconds a client sticks to one backend, 0 = off (needs `Local`).")
+    established_timeout: Optional[Annotated[int, Field(ge=10, le=900)]] = Field(
+        None, description="Seconds an idle TCP connection is kept; unset: 500 on the listeners Pulumi creates.")
+    preserve_client_ip: bool = Field(False, description="Keep the client's source IP (needs `Local`).")
+    health_check: Optional[HealthCheck] = Field(None, description="The listeners' health check.")
+    # ECM takes the same specs (annotation `spec`).
+    spec: Literal[ELB_SPECS] = Field(  # type: ignore[valid-type]
+        ELB_SPEC_DEFAULT, description="The ELB spec, one of those the ENS API documents (contracts/alicloud_ens.py).")
+    eip: Optional[Eip] = Field(None, description="The EIP of each region's ELB.")
+    elb_ids: dict[Name, ElbId] = Field(
+        {}, description="`management: user`: node pool id -> an existing ELB (`lb-...`) to bind; pools without "
+                        "one get a Pulumi-created ELB and EIP.")
+    shared: bool = Field(False, description="One ELB serves several Services (self-managed ELB and EIP only).")
+    adopt: dict[str, Adopt] = Field(
+        {}, description="`management: pulumi`: existing load balancers to import (`pulumi import`) instead of "
+                        "creating them; keyed by node pool id for ELB, `lb` for NLB and CLB.")
+    drain_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        10, description="`management: pulumi`: seconds a leaving backend keeps weight 0 before it is removed "
+                        "(NLB: connection drain).")
+    address_type: Literal["internet", "intranet"] = Field(
+        "internet", description="NLB and CLB: a public or a VPC-internal address.")
+    server_group_type: Literal["Ip", "Instance"] = Field(
+        "Ip", description="NLB only: how pods are registered. `Ip` registers pod IPs (hybrid cloud/edge pods).")
 
 
 class Workload(Model):
     """An optional demo workload: the `cube` DaemonSet of the ACK Edge documentation."""
 
-    name: Name
-    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
+    name: Name = Field(description="The DaemonSet's name.", examples=["cube"])
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")] = Field(
+        description="The container image.", examples=["registry.example.com/cube:1.0"])
 
 
 class Service(Model):
-    name: ServiceName
-    namespace: Name = "default"
-    selector: Annotated[Labels, Field(min_length=1)]
-    ports: Annotated[list[ServicePort], Field(min_length=1, max_length=50)]
-    external_traffic_policy: Literal["Local", "Cluster"] = "Cluster"
-    # matchLabels against NodePool labels; empty = every pool (only allowed for nlb and clb).
-    node_pool_selector: Labels = {}
-    topology: bool = True
-    load_balancer: LoadBalancer = LoadBalancer()
-    workload: Optional[Workload] = None
+    """A Kubernetes Service to expose, and how."""
+
+    name: ServiceName = Field(description="The Service's name.")
+    namespace: Name = Field("default", description="The Service's namespace.", examples=["default"])
+    selector: Annotated[Labels, Field(min_length=1)] = Field(description="The labels of the pods it serves.")
+    ports: Annotated[list[ServicePort], Field(min_length=1, max_length=50)] = Field(description="The Service's ports.")
+    external_traffic_policy: Literal["Local", "Cluster"] = Field(
+        "Cluster", description="`Local`: only nodes running a pod serve; `Cluster`: every node of the matched pools.")
+    node_pool_selector: Labels = Field(
+        {}, description="matchLabels against NodePool labels; empty = every pool (only allowed for nlb and clb).")
+    topology: bool = Field(
+        True, description="Keep traffic in the node pool it arrives in (`openyurt.io/topologyKeys`).")
+    load_balancer: LoadBalancer = Field(LoadBalancer(), description="The load balancer that exposes it.")
+    workload: Optional[Workload] = Field(None, description="An optional demo workload.")
 
 
 # --- the stack -----------------------------------------------------------------------------------
 
 
 class StackConfig(Model):
-    cluster: Cluster
-    node_pools: Annotated[list[NodePool], Field(min_length=1)]
-    services: list[Service] = []
-    # Protect Pulumi-created ELBs and EIPs against deletion; unset = on for stacks named `prod*`.
-    protect: Optional[bool] = None
+    """Everything under the project's namespace in `Pulumi.<stack>.yaml`."""
+
+    cluster: Cluster = Field(description="The ACK Edge cluster.")
+    node_pools: Annotated[list[NodePool], Field(min_length=1)] = Field(description="The cluster's node pools.")
+    services: list[Service] = Field(
+        [], description="The Services to expose; `Pulumi.yaml` requires the key, `[]` for none yet.")
+    protect: Optional[bool] = Field(
+        None, description="Protect Pulumi-created ELBs and EIPs against deletion; unset = on for stacks named "
+                          "`prod*`.")
 
     def protected(self, stack: str) -> bool:
         return self.protect if self.protect is not None else stack.startswith("prod")

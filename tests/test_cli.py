@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
+import pytest
 import yaml
 
 from tests.conftest import base_config
 
 ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_FILE = ROOT / "docs" / "plan.schema.json"
 
 
 def stacks(*args: str) -> subprocess.CompletedProcess:
@@ -42,13 +45,41 @@ def test_plan_json_lists_resources_outputs_and_warnings():
     done = stacks("plan", "dev", "--json")
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
-    assert set(plan) == {"stack", "resources", "outputs", "warnings"}
-    assert plan["stack"] == "dev"
+    assert set(plan) == {"schema", "kind", "stack", "against", "summary", "resources", "addressChanges",
+                         "controllerEffects", "outputs", "outputChanges", "warnings"}
+    assert (plan["schema"], plan["kind"], plan["stack"], plan["against"]) == ("ack-edge-lb/plan/v1", "plan", "dev", None)
     by_name = {r["name"]: r for r in plan["resources"]}
     assert by_name["default/cube-svc/service"]["parent"] == "default/cube-svc"
     assert by_name["default/cube-svc/service"]["type"] == "kubernetes:core/v1:Service"
+    assert {r["op"] for r in plan["resources"]} == {"create"}
+    assert plan["summary"]["create"] == len(plan["resources"]) == 5
     assert plan["outputs"]["externalIp"] == {"default/cube-svc": "(known after apply)"}
     assert any("ELB and EIP" in w for w in plan["warnings"])
+    assert [e["action"] for e in plan["controllerEffects"]] == ["create-lb"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "edge", "hybrid"])
+def test_plan_json_follows_the_schema_and_three_runs_are_byte_identical(stack):
+    runs = [stacks("plan", stack, "--format", "json") for _ in range(3)]
+    assert all(done.returncode == 0 for done in runs), runs[0].stderr
+    assert len({done.stdout for done in runs}) == 1
+    jsonschema.validate(json.loads(runs[0].stdout), json.loads(SCHEMA_FILE.read_text()))
+
+
+def test_plan_text_of_the_hybrid_stack_explains_clb_bandwidth_and_shows_nlb_zones():
+    done = stacks("plan", "hybrid")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "bandwidth=-1" in out and "bandwidth -1: no bandwidth cap, pay-by-LCU" in out
+    assert 'cn-hangzhou-j: vswitchId="vsw-bp1hybridj"' in out and 'cn-hangzhou-k: vswitchId="vsw-bp1hybridk"' in out
+    assert "Resources: + 22 to create" in out
+    assert "True" not in out and "False" not in out and "{'" not in out and "['" not in out
+    assert stacks("plan", "hybrid").stdout == out  # stable
+
+
+def test_detailed_exitcode_of_a_plan_is_4():
+    assert stacks("plan", "dev", "--detailed-exitcode").returncode == 4
+    assert stacks("plan", "dev").returncode == 0
 
 
 def test_invalid_stack_prints_every_problem_and_exits_2(tmp_path):
@@ -69,6 +100,12 @@ def test_invalid_stack_as_json(tmp_path):
     assert done.returncode == 2
     (problem,) = json.loads(done.stdout)["errors"]
     assert problem["path"] == "cluster.ecmVersion" and problem["value"] == "2.0.3" and problem["fix"]
+    # `python -m plan` says the same in its own format.
+    done = stacks("plan", "ci", "--file", str(write_stack(tmp_path, raw)), "--format", "json")
+    assert done.returncode == 2
+    errors = json.loads(done.stdout)
+    jsonschema.validate(errors, json.loads(SCHEMA_FILE.read_text()))
+    assert errors["kind"] == "errors" and errors["errors"][0]["path"] == "cluster.ecmVersion"
 
 
 def test_validate_of_a_valid_stack(tmp_path):
@@ -106,7 +143,11 @@ def test_plan_of_the_edge_stack_shows_each_region_s_elb():
     assert out.count("RegionalElb elb/") == 3  # two for cube-svc, one for cube-api's Chengdu pool
     assert "listener/tcp-80" in out and "listener/https-443" in out
     assert "replaced when spec.loadBalancerClass changes" in out  # the Service: its class is immutable
-    assert "isp=cmcc" in out and "isp=telecom" in out  # each region's EIP takes its own carrier
+    assert 'isp="cmcc"' in out and 'isp="telecom"' in out  # each region's EIP takes its own carrier
+    # Annotation keys in full, values as JSON, no Python reprs.
+    assert 'service.beta.kubernetes.io/alibaba-cloud-loadbalancer-id: "lb-5s7crik3yo3bp03gqrbp5hefei"' in out
+    assert "lb/id" not in out and "True" not in out and "{'" not in out
+    assert '"cn-hefei-cmcc-2": {"adopted": true, "elbId": "lb-5s7crik3yo3bp03gqrbp5hefei"}' in out  # outputs, JSON
 
 
 def test_plan_of_the_hybrid_stack_shows_nlb_and_clb():
@@ -159,3 +200,51 @@ def test_settings_without_the_config_wrapper_are_named(tmp_path):
     assert done.returncode == 2
     err = " ".join(done.stderr.split())
     assert "`ack-edge-lb:services` is outside `config:`" in err and "add `cluster`" not in err
+
+
+def test_an_unknown_stack_lists_the_stacks_there_are():
+    for command in ("validate", "plan"):
+        done = stacks(command, "nope")
+        assert done.returncode == 2, done.stdout
+        err = " ".join(done.stderr.split())
+        assert "there is no stack file for stack `nope`" in err
+        assert "use one of the stacks here (dev, edge, hybrid)" in err and "Traceback" not in done.stderr
+
+
+def test_a_stack_file_path_is_taken_by_validate_and_plan(tmp_path):
+    done = stacks("validate", "Pulumi.dev.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "stack `dev` is valid: 1 service(s), 3 node pool(s)" in done.stdout
+    done = stacks("plan", "Pulumi.dev.yaml", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["stack"] == "dev"
+    path = write_stack(tmp_path, base_config())  # Pulumi.ci.yaml elsewhere: the stack is `ci`
+    done = stacks("validate", str(path), "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["stack"] == "ci"
+
+
+def test_a_yaml_file_that_is_not_a_stack_file_is_named_so(tmp_path):
+    other = tmp_path / "dev.yaml"
+    other.write_text("config: {}\n")
+    for target, says in ((str(other), "neither a stack name nor the path of a `Pulumi.<stack>.yaml` file"),
+                         ("Pulumi.yaml", "this is the project file")):
+        done = stacks("validate", target)
+        assert done.returncode == 2
+        err = " ".join(done.stderr.split())
+        assert says in err and "dev, edge, hybrid" in err
+
+
+def test_a_key_given_twice_and_a_yaml_error_are_clear_on_the_command_line(tmp_path):
+    path = write_stack(tmp_path, base_config())
+    path.write_text(path.read_text() + "  ack-edge-lb:services: []\n")
+    for command in ("validate", "plan"):
+        done = stacks(command, "ci", "--file", str(path))
+        assert done.returncode == 2, done.stdout
+        err = " ".join(done.stderr.split())
+        assert "`ack-edge-lb:services` is given twice in this mapping, at lines" in err
+        assert "Fix: keep one `ack-edge-lb:services:`" in err
+    path.write_text("config:\n  ack-edge-lb:cluster: {id: c0123456789abcdef\n")
+    done = stacks("validate", "ci", "--file", str(path), "--json")
+    assert done.returncode == 2
+    (problem,) = json.loads(done.stdout)["errors"]
+    assert problem["message"].startswith("not valid YAML: expected ',' or '}', but got '<stream end>' at line 3, column 1")

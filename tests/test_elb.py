@@ -165,9 +165,16 @@ def changed(plan, config, mutate):
 
 def test_a_new_elb_spec_replaces_each_elb(owned, plan):
     result = changed(plan, owned, lambda c: c["services"][0]["loadBalancer"].update(spec="elb.s3.medium"))
-    assert result.replaced == {f"default/cube-svc/elb/{p}/loadbalancer": ["loadBalancerSpec"]
-                               for p in ("np-hefei", "np-chengdu")}
+    # The ELB for its spec; as a preview shows it, what takes the new ELB's id in a force-new input with it.
+    expected = {}
+    for p in ("np-hefei", "np-chengdu"):
+        base = f"default/cube-svc/elb/{p}"
+        expected |= {f"{base}/loadbalancer": ["loadBalancerSpec"], f"{base}/eip-attachment": ["instanceId"],
+                     f"{base}/listener/tcp-80": ["loadBalancerId"], f"{base}/listener/udp-53": ["loadBalancerId"],
+                     f"{base}/backends": ["groupId"]}
+    assert result.replaced == expected
     assert not result.added and not result.removed
+    assert not [name for name in result.replaced if name.endswith("/eip")]  # the public address stays
 
 
 def test_eip_bandwidth_changes_in_place(owned, plan):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -174,10 +175,61 @@ def test_pr_comment_has_plan_tree_diff_against_base_and_topology_per_stack(pr):
     assert 'base="origin/$BASE_REF"' in script
     assert '-m plan "$stack"; then' in script
     assert '-m plan "$stack" --against "$base"' in script
-    assert '-m plan "$stack" --format mermaid' in script
+    # The topology against the base (the diff form), the plain one for a stack the base does not have.
+    assert 'git cat-file -e "$base:Pulumi.$stack.yaml"' in script
+    assert 'topology=(--against "$base" --format mermaid)' in script and "topology=(--format mermaid)" in script
+    assert '-m plan "$stack" "${topology[@]}"' in script
     assert "<details>" in script and "</details>" in script
     assert plan["env"]["MARKER"] == MARKER and 'printf \'%s\\n\' "$MARKER"' in script
     assert '>> "$GITHUB_STEP_SUMMARY"' in script
+
+
+STUB_PLAN = """#!/bin/bash
+# Stands in for `venv/bin/python -m plan ...`: records the call, answers like the CLI.
+shift 2
+echo "$*" >> "$CALLS"
+case " $* " in
+  *" --format mermaid "*) printf '```mermaid\\nflowchart LR\\n  %%%% %s\\n```\\n' "$*" ;;
+  *) printf 'plan of %s\\n' "$*" ;;
+esac
+"""
+
+
+def test_pr_comment_draws_the_topology_against_the_base_and_plain_for_a_new_stack(pr, tmp_path):
+    """The plan step's script itself, run as GitHub runs it, in a repository with an `origin/main` base."""
+    (plan,) = [s for s in steps(pr["jobs"]["check"]) if s.get("id") == "plan"]
+    repo, runner = tmp_path / "repo", tmp_path / "runner"
+    repo.mkdir()
+    runner.mkdir()
+    git = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    (repo / "Pulumi.dev.yaml").write_text("config: {}\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"],
+                 ["update-ref", "refs/remotes/origin/main", "HEAD"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, env=git, capture_output=True)
+    (repo / "Pulumi.qa.yaml").write_text("config: {}\n")  # new in the pull request
+    (runner / "stacks.txt").write_text("dev\nqa\n")
+    stub = tmp_path / "python"
+    stub.write_text(STUB_PLAN)
+    stub.chmod(0o755)
+    script = tmp_path / "plan.sh"
+    script.write_text(plan["run"])
+    env = {**{k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}, **plan["env"],
+           "PY": str(stub), "BASE_REF": "main", "HEAD_SHA": "0123456789abcdef", "RUN_URL": "https://example.com/run",
+           "RUNNER_TEMP": str(runner), "GITHUB_OUTPUT": str(runner / "output"),
+           "GITHUB_STEP_SUMMARY": str(runner / "summary"), "CALLS": str(tmp_path / "calls")}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert "dev --against origin/main --format mermaid" in calls
+    assert "qa --format mermaid" in calls and "qa --against origin/main --format mermaid" not in calls
+    comment = (runner / "plan-comment" / "comment.md").read_text()
+    dev, qa = comment.split("### Stack `qa`")
+    assert "#### Topology against `origin/main`\n\n```mermaid\nflowchart LR\n  %% dev --against origin/main --format mermaid" in dev
+    assert "#### Topology (new stack)\n\n```mermaid\nflowchart LR\n  %% qa --format mermaid" in qa
+    assert "| `dev` | ✅ | ✅ | ✅ |" in comment and "| `qa` | ✅ | ✅ | ✅ |" in comment
+    assert "failed=" not in (runner / "output").read_text()
 
 
 def test_pr_comment_is_one_comment_found_by_its_marker_and_updated(pr):
