@@ -195,9 +195,9 @@ def bare_elb_pulumi(n: int) -> None:
     import pulumi
     import pulumi_alicloud as alicloud
 
-    from components.backends.provider import BackendSync
     from components.eip_address import EipAddress
     from components.ens_listener import EnsListener
+    from reconciler.provider import BackendSync
 
     exposed = {}
     for name in SERVICES:
@@ -251,7 +251,7 @@ def _regional(kind: str, n: int) -> None:
     import pulumi
     import pulumi_alicloud as alicloud
 
-    from components.backends.provider import BackendSync
+    from reconciler.provider import BackendSync
 
     provider = alicloud.Provider(f"alicloud-{CLOUD_REGION}", region=CLOUD_REGION)
     every_pool = [CLOUD_POOL, *(pool_id(i) for i in range(n))]

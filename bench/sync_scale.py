@@ -99,16 +99,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from components.backends import ratelimit  # noqa: E402
-from components.backends.cluster import ClusterView, NodeInfo  # noqa: E402
-from components.backends.desired import Target, desired  # noqa: E402
-from components.backends.groups import EnsGroup  # noqa: E402
-from components.backends.model import BATCH_LIMITS, Backend  # noqa: E402
-from components.backends.sync import sync  # noqa: E402
-from components.cloud import credentials  # noqa: E402
-from components.cloud.ens import EnsApi  # noqa: E402
-from components.cloud.retry import DEFAULT as RETRY_POLICY  # noqa: E402
-from components.cloud.retry import THROTTLING  # noqa: E402
+from cloud import credentials  # noqa: E402
+from cloud.ens import EnsApi  # noqa: E402
+from cloud.retry import DEFAULT as RETRY_POLICY  # noqa: E402
+from cloud.retry import THROTTLING  # noqa: E402
+from reconciler import ratelimit  # noqa: E402
+from reconciler.cluster import ClusterView, NodeInfo  # noqa: E402
+from reconciler.desired import Target, desired  # noqa: E402
+from reconciler.groups import EnsGroup  # noqa: E402
+from reconciler.model import BATCH_LIMITS, Backend  # noqa: E402
+from reconciler.sync import sync  # noqa: E402
 from tests.emulator import Emulator, Ens, Params  # noqa: E402
 
 LIMIT = BATCH_LIMITS["ens"]                      # servers per write call (20)

@@ -14,8 +14,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi_alicloud import slb
 
-from components.backends.provider import BackendSync
 from components.listeners import ESTABLISHED_TIMEOUT_DEFAULT, LOCAL_HEALTH_PATH, SCHEDULER_DEFAULT
+from reconciler.provider import BackendSync
 from stacks.model import HealthCheck, NodePool, Service
 from stacks.naming import cloud_zones, listener_name, nlb_name, region_of_zone
 

@@ -42,8 +42,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.cloud.wire import fully_known, is_known, normalized
 from components.dynamic import DynamicResource
+from components.wire import fully_known, is_known, normalized
 
 KUBECONFIG_CONFIG, CONTEXT_CONFIG = "kubernetes:kubeconfig", "kubernetes:context"  # what pulumi-kubernetes reads
 POOL_SERVICE_API, NODE_POOL_API = "network.openyurt.io/v1alpha1", "apps.openyurt.io/v1beta2"
@@ -209,7 +209,7 @@ class ExistingObjectPatchProvider(ResourceProvider):
                         if req.config.get(key)}
 
     def _objects(self, props: dict[str, Any]) -> "_ObjectApi":
-        from components.backends.cluster import load_api_client
+        from reconciler.cluster import load_api_client
 
         # The provider configuration mapping: `kubernetes:kubeconfig` (path or content) and `kubernetes:context`.
         return _ObjectApi(load_api_client(getattr(self, "_config", None)), props)
@@ -346,7 +346,7 @@ class _ObjectApi:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        from components.backends.cluster import REQUEST_TIMEOUT
+        from reconciler.cluster import REQUEST_TIMEOUT
 
         try:
             return 200, method(*self._args, *args, _request_timeout=REQUEST_TIMEOUT, **kwargs)

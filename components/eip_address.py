@@ -19,10 +19,10 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.cloud.ens import EnsProvider
-from components.cloud.retry import wait_for
-from components.cloud.wire import is_known
+from cloud.retry import wait_for
 from components.dynamic import DynamicResource
+from components.ens_provider import EnsProvider
+from components.wire import is_known
 
 IN_USE = "InUse"
 

@@ -13,10 +13,10 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.backends.provider import BackendSync
 from components.eip_address import EipAddress
 from components.ens_listener import EnsListener
 from components.listeners import ListenerSpec
+from reconciler.provider import BackendSync
 from stacks.model import Eip, NodePool, Service
 from stacks.naming import eip_isp, elb_name
 

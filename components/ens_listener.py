@@ -28,10 +28,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.cloud.ens import EnsApi, EnsProvider
-from components.cloud.retry import wait_for
-from components.cloud.wire import fully_known, gone, is_known, normalized
+from cloud.ens import EnsApi
+from cloud.retry import wait_for
 from components.dynamic import DynamicResource
+from components.ens_provider import EnsProvider
+from components.wire import fully_known, gone, is_known, normalized
 
 # What cannot change in place: SetLoadBalancer*ListenerAttribute takes no backend port.
 REPLACE_ON = ("loadBalancerId", "protocol", "listenerPort", "backendServerPort")

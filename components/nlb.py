@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi_alicloud import nlb
 
-from components.backends.provider import BackendSync
+from reconciler.provider import BackendSync
 from stacks.model import HealthCheck, NodePool, Service
 from stacks.naming import cloud_zones, listener_name, nlb_name, nlb_server_group_name, region_of_zone
 

@@ -19,12 +19,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from components.backends.provider import REPLACE_ON as BACKEND_SYNC_REPLACE_ON
 from components.cluster_patch import IDENTITY as PATCH_IDENTITY
 from components.ens_listener import REPLACE_ON as ENS_LISTENER_REPLACE_ON
 from contracts import covers
 from contracts.registry import CONTRACTS
 from plan.offline import UNKNOWN, Registration, Run
+from reconciler.provider import REPLACE_ON as BACKEND_SYNC_REPLACE_ON
 
 OPS = ("create", "update", "replace", "delete", "same")
 MARKS = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "same": " "}

@@ -31,7 +31,7 @@ NLB = "alicloud:nlb/loadBalancer:LoadBalancer"
 CLB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer"
 NLB_SERVER_GROUP = "alicloud:nlb/serverGroup:ServerGroup"
 SERVICE = "kubernetes:core/v1:Service"
-BACKEND_SYNC = "pulumi-python:dynamic/backends:BackendSync"  # components/backends/provider.py
+BACKEND_SYNC = "pulumi-python:dynamic/backends:BackendSync"  # reconciler/provider.py
 
 # The property that carries the cloud-side name of ELBs and EIPs, and what to call them in messages.
 CLOUD_NAME_PROPS = {ELB: "loadBalancerName", EIP: "eipName"}

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.backends import ratelimit
-from components.backends.provider import BackendSyncProvider
-from components.cloud.retry import RetryPolicy
+from cloud.retry import RetryPolicy
+from reconciler import ratelimit
+from reconciler.provider import BackendSyncProvider
 from tests.dynhost import DynamicHost, ProviderError
 from tests.emulator import Emulator, Ens
 from tests.kubeserver import KubeServer

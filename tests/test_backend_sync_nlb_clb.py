@@ -10,10 +10,10 @@ from alibabacloud_slb20140515 import models as slb_models
 from alibabacloud_slb20140515.client import Client as SlbClient
 from alibabacloud_tea_openapi.models import Config
 
-from components.backends import ratelimit
-from components.backends.groups import owner_mark
-from components.backends.provider import BackendSyncProvider
-from components.cloud.retry import RetryPolicy
+from cloud.retry import RetryPolicy
+from reconciler import ratelimit
+from reconciler.groups import owner_mark
+from reconciler.provider import BackendSyncProvider
 from tests.dynhost import DynamicHost, ProviderError
 from tests.emulator import Emulator, Nlb, Slb
 from tests.kubeserver import KubeServer

@@ -14,8 +14,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.config import incluster_config
 
-from components.backends import cluster
-from components.backends.cluster import (
+from reconciler import cluster
+from reconciler.cluster import (
     ClusterReadError,
     ClusterView,
     EndpointInfo,

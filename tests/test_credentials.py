@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components.cloud import credentials
-from components.cloud.credentials import (
+from cloud import credentials
+from cloud.credentials import (
     CredentialsError,
     MissingCredentials,
     configured_endpoint,

@@ -18,12 +18,12 @@ from alibabacloud_ens20171110 import models
 from alibabacloud_ens20171110.client import Client
 from alibabacloud_tea_openapi.models import Config
 
-from components.backends import ratelimit
-from components.backends.groups import group_for
-from components.cloud import credentials
-from components.cloud.ens import EnsApi
-from components.cloud.retry import CloudError, RetryPolicy
+from cloud import credentials
+from cloud.ens import EnsApi
+from cloud.retry import CloudError, RetryPolicy
 from components.ens_listener import EnsListenerProvider
+from reconciler import ratelimit
+from reconciler.groups import group_for
 from tests.dynhost import DynamicHost, ProviderError, serialize
 from tests.emulator import Ens
 from tests.fake_sts import FakeSts, SignedEmulator
@@ -213,7 +213,7 @@ def test_host_without_credentials_names_every_way_and_sends_nothing(emulator, st
         with pytest.raises(ProviderError) as caught:
             host.create(provider(), listener_inputs(elb))
     summary = caught.value.summary
-    assert summary.startswith("components.cloud.credentials.MissingCredentials: no Alibaba Cloud credentials")
+    assert summary.startswith("cloud.credentials.MissingCredentials: no Alibaba Cloud credentials")
     for name in ("alicloud:accessKey", "ALIBABA_CLOUD_ACCESS_KEY_ID", "alicloud:profile", "alicloud:ecsRoleName",
                  "alicloud:assumeRoleWithOidc", "profile 'ci'"):
         assert name in summary
@@ -222,7 +222,7 @@ def test_host_without_credentials_names_every_way_and_sends_nothing(emulator, st
 
 def test_default_chain_missing_in_a_plain_interpreter(tmp_path):
     """The same error outside the host, from the library's chain reading this environment at import."""
-    code = ("from components.cloud.credentials import resolve, MissingCredentials\n"
+    code = ("from cloud.credentials import resolve, MissingCredentials\n"
             "try:\n    resolve().check()\nexcept MissingCredentials as e:\n    print('MISSING', e)\n")
     env = {**os.environ, **BLANK, **OFFLINE, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)

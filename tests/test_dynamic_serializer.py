@@ -6,9 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-from components.backends.provider import BackendSyncProvider
 from components.dynamic import is_dynamic, serialize_provider
 from plan.offline import run_program
+from reconciler.provider import BackendSyncProvider
 from tests.dynhost import PROJECT_ROOT, load_in_fresh_interpreter
 
 
@@ -16,7 +16,7 @@ def test_the_sdk_alone_fails_after_some_hundred_providers():
     """The upstream defect, in a process where the guard is not installed (pulumi/pulumi#17803)."""
     code = textwrap.dedent("""
         from pulumi.dynamic.dynamic import serialize_provider
-        from components.backends.provider import BackendSyncProvider
+        from reconciler.provider import BackendSyncProvider
         for i in range(2000):
             try:
                 serialize_provider(BackendSyncProvider())
@@ -33,7 +33,7 @@ def test_the_guarded_serializer_is_deterministic_and_never_deepens():
     provider = BackendSyncProvider()
     first = serialize_provider(provider)
     assert all(serialize_provider(provider) == first for _ in range(3000))
-    assert load_in_fresh_interpreter(first) == "components.backends.provider.BackendSyncProvider"
+    assert load_in_fresh_interpreter(first) == "reconciler.provider.BackendSyncProvider"
 
 
 def test_a_300_pool_pulumi_owned_stack_plans(config):

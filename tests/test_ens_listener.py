@@ -11,7 +11,7 @@ from alibabacloud_ens20171110 import models
 from alibabacloud_ens20171110.client import Client
 from alibabacloud_tea_openapi.models import Config
 
-from components.cloud.retry import RetryPolicy
+from cloud.retry import RetryPolicy
 from components.eip_address import EipAddressProvider
 from components.ens_listener import EnsListenerProvider
 from tests.dynhost import DynamicHost, ProviderError, load_in_fresh_interpreter, public, serialize

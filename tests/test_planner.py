@@ -7,8 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.backends.model import Backend
-from components.backends.planner import minimal_write_calls, plan
+from reconciler.model import Backend
+from reconciler.planner import minimal_write_calls, plan
 
 SERVERS = [f"i-{n:02d}" for n in range(12)]
 weights = st.sampled_from([0, 1, 50, 100])

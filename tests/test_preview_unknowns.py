@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 from pulumi.output import Unknown
 
-from components.cloud.wire import fully_known, is_known
 from components.eip_address import EipAddressProvider
 from components.ens_listener import EnsListenerProvider
+from components.wire import fully_known, is_known
 from tests.dynhost import UNKNOWN, DynamicHost, public
 
 LB = "lb-5snthcyu1x10g7tywj7iu0001"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.cloud.retry import CloudError, RetryPolicy, WaitTimeout, call, is_retryable, wait_for
+from cloud.retry import CloudError, RetryPolicy, WaitTimeout, call, is_retryable, wait_for
 
 
 class ApiError(Exception):

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 
-from components.cloud.wire import normalized
+from components.wire import normalized
 
 PACKAGES = {"ens": "alibabacloud_ens20171110", "nlb": "alibabacloud_nlb20220430", "slb": "alibabacloud_slb20140515"}
 POLLS = 50  # the emulator finishes a transition within a few polls; the bound only stops a runaway loop

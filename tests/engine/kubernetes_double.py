@@ -17,7 +17,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from components.cloud.wire import normalized
+from components.wire import normalized
 from tests.engine.plugins import EngineError
 
 APPLY = "application/apply-patch+yaml"

@@ -1,14 +1,10 @@
-"""The ENS calls of the dynamic providers (`alibabacloud-ens20171110`), and their common base class."""
+"""The ENS calls (`alibabacloud-ens20171110`) of the dynamic providers and the backend reconciler."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from pulumi.dynamic import ConfigureRequest, ResourceProvider
-
-from components.cloud import credentials
-from components.cloud.api import CloudApi
-from components.cloud.retry import DEFAULT, RetryPolicy
+from cloud.api import CloudApi
 
 PRODUCT = "ens"
 PROTOCOL_NAMES = {"tcp": "TCP", "https": "HTTPS", "udp": "UDP", "http": "HTTP"}
@@ -84,27 +80,3 @@ class EnsApi(CloudApi):
         body = self.request("DescribeEnsEipAddresses", "describe_ens_eip_addresses", {"AllocationId": allocation_id})
         found = (body.get("EipAddresses") or {}).get("EipAddress") or []
         return next((e for e in found if e.get("AllocationId") == allocation_id), None)
-
-
-class EnsProvider(ResourceProvider):
-    """Base of the ENS dynamic providers.
-
-    Stateless until `configure`: what dill serializes into the state holds no credentials, only the
-    wait bounds. Credentials are resolved on the first cloud call, so `pulumi preview` (check and
-    diff) works without them.
-    """
-
-    def __init__(self, wait_timeout: float = 300.0, poll_interval: float = 2.0, policy: RetryPolicy = DEFAULT,
-                 read_timeout: float = 15.0):
-        self.wait_timeout = wait_timeout
-        self.poll_interval = poll_interval
-        self.policy = policy
-        self.read_timeout = read_timeout
-
-    def configure(self, req: ConfigureRequest) -> None:
-        # Every `alicloud:` setting pulumi-alicloud reads; held in memory only, never serialized into the state.
-        self._config = credentials.provider_config(req.config)
-
-    def api(self) -> EnsApi:
-        """A client signed as pulumi-alicloud would sign (`alicloud:` settings, environment, profiles, roles)."""
-        return EnsApi.from_environment(getattr(self, "_config", None), self.policy, self.read_timeout)

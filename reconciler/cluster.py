@@ -32,7 +32,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from components.cloud.credentials import KUBE_CONTEXT_CONFIG, KUBECONFIG_CONFIG
+from cloud.credentials import KUBE_CONTEXT_CONFIG, KUBECONFIG_CONFIG
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
 ENS_INSTANCE_LABEL = "alibabacloud.com/ens-instance-id"

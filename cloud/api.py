@@ -13,8 +13,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
-from components.cloud import credentials
-from components.cloud.retry import DEFAULT, RetryPolicy, call
+from cloud import credentials
+from cloud.retry import DEFAULT, RetryPolicy, call
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping
 
-from components.backends.model import Backend
+from reconciler.model import Backend
 
 Key = tuple[str, int]
 Op = Literal["add", "update", "drain", "wait", "remove"]

@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
-from components.backends.desired import Target, desired, without_port
-from components.backends.groups import BackendGroup
-from components.backends.model import Backend
-from components.backends.planner import Key, Plan, plan
+from reconciler.desired import Target, desired, without_port
+from reconciler.groups import BackendGroup
+from reconciler.model import Backend
+from reconciler.planner import Key, Plan, plan
 
 if TYPE_CHECKING:  # the cluster reader imports the Kubernetes client
-    from components.backends.cluster import ClusterView
+    from reconciler.cluster import ClusterView
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.backends.desired import Target
-from components.backends.model import BATCH_LIMITS, Backend
-from components.cloud import credentials
-from components.cloud.wire import fully_known, gone, is_known, normalized
+from cloud import credentials
 from components.dynamic import DynamicResource
+from components.wire import fully_known, gone, is_known, normalized
+from reconciler.desired import Target
+from reconciler.model import BATCH_LIMITS, Backend
 
 MODES = ("cluster", "local", "ip")
 # A different group or Service is a different resource: the old one's backends are released.
@@ -70,7 +70,7 @@ class BackendSyncProvider(ResourceProvider):
     # --- the three layers, built per call -------------------------------------------------------
 
     def _view(self, props: dict[str, Any]):
-        from components.backends.cluster import load_api_client, read_cluster
+        from reconciler.cluster import load_api_client, read_cluster
 
         api = load_api_client(getattr(self, "_config", None))
         try:
@@ -79,7 +79,7 @@ class BackendSyncProvider(ResourceProvider):
             api.close()
 
     def _group(self, props: dict[str, Any]):
-        from components.backends.groups import group_for, owner_mark
+        from reconciler.groups import group_for, owner_mark
 
         return group_for(props["kind"], props["groupId"], owner=owner_mark(props["namespace"], props["service"]),
                          region=props.get("regionId"), config=getattr(self, "_config", None), policy=self.policy,
@@ -91,7 +91,7 @@ class BackendSyncProvider(ResourceProvider):
                       props.get("serverType") or props["kind"])
 
     def _sync(self, props: dict[str, Any], owned: set[tuple[str, int]]) -> dict[str, Any]:
-        from components.backends.sync import sync
+        from reconciler.sync import sync
 
         result = sync(self._group(props), self._target(props), self._view(props), owned,
                       drain_seconds=float(props.get("drainSeconds") or 0))
@@ -121,8 +121,8 @@ class BackendSyncProvider(ResourceProvider):
         return CheckResult(normalized(news), failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        from components.backends.desired import desired
-        from components.backends.sync import desired_hash
+        from reconciler.desired import desired
+        from reconciler.sync import desired_hash
 
         before, after = _inputs(olds), _inputs(news)
         # An input not known yet (a preview) may be anything: a replace-on input may replace.
@@ -158,7 +158,7 @@ class BackendSyncProvider(ResourceProvider):
         return ReadResult(id_, _outputs(_inputs(props), owned, props.get("desiredHash") or ""))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        from components.backends.sync import release
+        from reconciler.sync import release
 
         props = normalized(props)
         release(self._group(props), {b.key for b in _stored(props)}, drain_seconds=float(props.get("drainSeconds") or 0))

@@ -15,10 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Literal, Optional
 
-from components.backends.model import Backend
+from reconciler.model import Backend
 
 if TYPE_CHECKING:
-    from components.backends.cluster import ClusterView, EndpointInfo, NodeInfo
+    from reconciler.cluster import ClusterView, EndpointInfo, NodeInfo
 
 Mode = Literal["cluster", "local", "ip"]
 MAX_WEIGHT = 100

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Sequence
 
-from components.backends import ratelimit
-from components.backends.model import BATCH_LIMITS, Backend
-from components.cloud.ens import EnsApi
-from components.cloud.retry import CloudError
+from cloud.ens import EnsApi
+from cloud.retry import CloudError
+from reconciler import ratelimit
+from reconciler.model import BATCH_LIMITS, Backend
 
 
 class BackendGroup(Protocol):
@@ -150,7 +150,7 @@ class NlbGroup(_MarkedGroup):
         return server
 
     def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
-        from components.cloud.retry import wait_for
+        from cloud.retry import wait_for
 
         # One token per logical call: a retry of a call that went through is not applied twice.
         params = {**self._base(), "Servers": servers, "ClientToken": uuid.uuid4().hex}
@@ -226,8 +226,8 @@ def group_for(kind: str, group_id: str, *, owner: str, region: Optional[str] = N
               config: Optional[dict[str, Any]] = None, policy=None, poll_interval: float = 1.0,
               read_timeout: float = 15.0) -> BackendGroup:
     """The adapter of one group; credentials and endpoints as for every dynamic provider."""
-    from components.cloud.api import ClbApi, NlbApi
-    from components.cloud.retry import DEFAULT
+    from cloud.api import ClbApi, NlbApi
+    from cloud.retry import DEFAULT
 
     policy = policy or DEFAULT
     if kind == "ens":
