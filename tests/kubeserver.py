@@ -13,5 +13,6 @@ from tests.kube import (  # noqa: F401 - re-exported
     CustomResource,
     Fault,
     KubeServer,
+    Outage,
     Request,
 )

@@ -1,141 +1,93 @@
-"""Custom objects of the fake API server: OpenYurt NodePools and PoolServices, as the API server serves CRDs.
+"""Custom objects of the fake API server, served as the apiextensions-apiserver serves custom resources
+(k8s.io/apiextensions-apiserver/pkg/registry/customresource: strategy.go, status_strategy.go):
 
-Served: GET and LIST (`/apis/apps.openyurt.io/v1beta2/nodepools`, cluster-scoped;
-`/apis/network.openyurt.io/v1alpha1/namespaces/{ns}/poolservices`, and all namespaces without the prefix),
-PATCH and DELETE. Only the storage version is served (no conversion); a wrong scope or version is a 404.
-
-- `application/merge-patch+json` (RFC 7386) patches an existing object: a missing one is 404 NotFound,
-  never created. `application/apply-patch+yaml` (server-side apply) needs `fieldManager` and CREATES a
-  missing object (201), as the real server does: what pulumi-kubernetes' `*Patch` resources rely on
-  (pulumi/pulumi-kubernetes#2194). Apply merges without field ownership: it sets what it is given and never
-  conflicts or removes. Other patch types are 415.
-- metadata.resourceVersion and metadata.uid in a patch are preconditions (409 Conflict). Every persisted write
-  takes a new resourceVersion; a write that changes nothing is not persisted and keeps it (as the real
-  server skips no-op updates). generation starts at 1 and moves with `spec`; `status` is a subresource, so
-  writes to the object leave it alone. Empty label and annotation maps are dropped, as ObjectMeta does.
-- DELETE of an object with finalizers sets deletionTimestamp; the write that clears the last finalizer
-  removes it.
-- `add_pool_service` builds what OpenYurt's load-balancer-set controller creates (buildPoolService in
-  pkg/yurtmanager/controller/loadbalancerset/loadbalancerset/load_balancer_set_controller.go): the labels
-  `openyurt.io/service-name`, `openyurt.io/pool-name`, `poolservice.openyurt.io/managed-by:
-  load-balancer-set-controller`, ownerReferences to the Service (controller) and the NodePool, and
-  spec.loadBalancerClass from the Service. It appears only once the Service exists (the controller
-  reconciles Services). When an object of that name is already there and not managed by the controller,
-  the controller leaves it alone and records a ManagedConflict event (compareAndUpdatePoolService), and so
-  does this fake (`events`).
-- `after_reads=N`: the first N requests that address the object (GET, PATCH, DELETE of it, or a LIST of its
-  collection) do not see it; `after_seconds=T`: it appears T seconds after it was added.
+Paths `/apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>[/status]]`; a wrong scope or version is a 404.
+- POST creates (201; name or generateName; 409 AlreadyExists; status dropped when the status subresource is
+  on; generation 1). GET, LIST and WATCH (namespaced, and across namespaces for namespaced kinds).
+- PUT needs metadata.resourceVersion (custom resources do not allow unconditional updates: 422
+  "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"); a stale one is 409.
+  A missing object is 404 (no create on update).
+- PATCH: `application/merge-patch+json` (RFC 7386) patches an existing object (a missing one is 404, never
+  created); `application/apply-patch+yaml` (server-side apply) needs `fieldManager` and CREATES a missing
+  object (201), as pulumi-kubernetes' `*Patch` resources rely on (pulumi/pulumi-kubernetes#2194). Apply merges
+  without field ownership: it sets what it is given and never conflicts or removes. Strategic merge is 415, as
+  for every custom resource; so is JSON patch here, although the real server takes it (a test of this fake
+  pins that; `wire.json_patch` is ready when it is lifted).
+- metadata.resourceVersion and metadata.uid in a patch are preconditions (409). A write that changes nothing
+  is not persisted and keeps the resourceVersion. generation moves when anything but metadata (and status,
+  with the subresource) changes. With the status subresource the main endpoint keeps the stored status, and
+  `/status` (GET, PUT, PATCH) changes only status: spec and metadata stay.
+- DELETE of an object with finalizers sets deletionTimestamp (and deletionGracePeriodSeconds 0) and keeps it;
+  the write that clears the last finalizer removes it; a write may not add finalizers meanwhile.
+  DeleteOptions.preconditions (uid, resourceVersion) are checked (409).
+- Every write is pruned, defaulted and validated against the CRD's schema (see `crd`).
 """
 
 from __future__ import annotations
 
-import time
+import re
 import uuid
-from dataclasses import dataclass
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Optional, Union
 
-from tests.kube.base import Call
+from tests.kube.base import Call, now_time
+from tests.kube.crd import CRDS, CustomResource, crd_resource, established, load_crd, schema_errors, store_form
+from tests.kube.watch import Scope
 from tests.kube.wire import (
     APPLY_PATCH,
-    CREATED,
     MERGE_PATCH,
     ApiError,
+    FieldError,
     Json,
+    already_exists,
     apply_merge,
     conflict,
     copy,
+    field_forbidden,
+    field_invalid,
+    generated_name,
+    go_value,
     invalid,
     merge_patch,
+    name_errors,
     not_found,
+    preconditions,
 )
 
-SERVICE_NAME_LABEL = "openyurt.io/service-name"
-POOL_NAME_LABEL = "openyurt.io/pool-name"
-MANAGED_BY_LABEL = "poolservice.openyurt.io/managed-by"
-POOL_SERVICE_CONTROLLER = "load-balancer-set-controller"
-MANAGED_CONFLICT = ("PoolService {ns}/{name} is not managed by pool-service-controller, but the "
-                    "nodepool-labelselector of service {ns}/{service} include it")
 PATCH_TYPES = (MERGE_PATCH, APPLY_PATCH)
-
-
-@dataclass(frozen=True)
-class CustomResource:
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}"
-
-
-NODE_POOLS = CustomResource("apps.openyurt.io", "v1beta2", "nodepools", "NodePool", namespaced=False)
-POOL_SERVICES = CustomResource("network.openyurt.io", "v1alpha1", "poolservices", "PoolService", namespaced=True)
+SERVER_META = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
+               "deletionGracePeriodSeconds")
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" when cluster-scoped), name
-
-
-@dataclass
-class Pending:
-    key: Key
-    obj: Json
-    reads_left: int
-    due: float
-    service: Optional[tuple[str, str]] = None  # a PoolService waits for its Service
+_SAME_FIELDS = re.compile(r"self\.(\w+) == oldSelf\.(\w+)")
 
 
 class CustomObjects:
-    """Mixin of KubeServer: `custom` objects keyed by (group, plural, namespace, name)."""
+    """Mixin of KubeServer: `custom` objects keyed by (group, plural, namespace, name), `crds` by name."""
 
     lock: Any
-    services: dict[tuple[str, str], Json]
     _list: Any
     next_rv: Any
+    store: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.resources: dict[tuple[str, str], CustomResource] = {(r.group, r.plural): r
-                                                                  for r in (NODE_POOLS, POOL_SERVICES)}
-        self.custom: dict[Key, Json] = {}
-        self.pending: list[Pending] = []
-        self.events: list[tuple[str, str]] = []  # (reason, message) the simulated controller recorded
         super().__init__(*args, **kwargs)
+        self.resources: dict[tuple[str, str], CustomResource] = {}
+        self.crds: dict[str, Json] = {}
+        self.custom: dict[Key, Json] = self.store()
 
-    # --- objects others create ------------------------------------------------------------------
+    # --- what tests call ------------------------------------------------------------------------
 
-    def add_node_pool(self, name: str, *, type: str = "Edge", labels: Optional[dict[str, str]] = None,
-                      annotations: Optional[dict[str, str]] = None, after_reads: int = 0,
-                      after_seconds: float = 0.0) -> Json:
-        """A NodePool as ACK creates it with the node pool (the node pool id is its name)."""
-        obj = {"apiVersion": NODE_POOLS.api_version, "kind": NODE_POOLS.kind,
-               "metadata": {"name": name, "labels": labels, "annotations": annotations},
-               "spec": {"type": type, "hostNetwork": False, "interConnectivity": False},
-               "status": {"readyNodeNum": 0, "unreadyNodeNum": 0}}
-        return self.add_custom_object(NODE_POOLS, obj, after_reads=after_reads, after_seconds=after_seconds)
-
-    def add_pool_service(self, namespace: str, service: str, pool: str, *,
-                         annotations: Optional[dict[str, str]] = None, after_reads: int = 0,
-                         after_seconds: float = 0.0) -> Json:
-        """The PoolService `<service>-<pool>` as the controller creates it, once the Service exists."""
-        obj = {"apiVersion": POOL_SERVICES.api_version, "kind": POOL_SERVICES.kind,
-               "metadata": {"name": f"{service}-{pool}", "namespace": namespace, "annotations": annotations,
-                            "labels": {SERVICE_NAME_LABEL: service, POOL_NAME_LABEL: pool,
-                                       MANAGED_BY_LABEL: POOL_SERVICE_CONTROLLER}},
-               "spec": {}, "status": {}}
-        return self.add_custom_object(POOL_SERVICES, obj, after_reads=after_reads, after_seconds=after_seconds,
-                                      service=(namespace, service))
-
-    def add_custom_object(self, resource: CustomResource, obj: Json, *, after_reads: int = 0,
-                          after_seconds: float = 0.0, service: Optional[tuple[str, str]] = None) -> Json:
-        """Store `obj` now, or once the conditions hold; returns the object as it is or will be stored."""
-        meta = obj["metadata"]
-        key = (resource.group, resource.plural, meta.get("namespace") or "", meta["name"])
+    def register_crd(self, doc: Union[str, Path, Json]) -> CustomResource:
+        """Serve the custom resource a CustomResourceDefinition (dict, YAML text or file path) defines."""
+        crd = load_crd(doc)
+        resource = crd_resource(crd)
         with self.lock:
-            self.resources.setdefault((resource.group, resource.plural), resource)
-            self.pending.append(Pending(key, copy(obj), after_reads, time.monotonic() + after_seconds, service))
-            self._arrive()
-            stored = self.custom.get(key)
-            return copy(stored) if stored is not None else copy(obj)
+            self.resources[(resource.group, resource.plural)] = resource
+            self.crds[crd["metadata"]["name"]] = established(
+                {**crd, "metadata": {**crd["metadata"], "uid": crd["metadata"].get("uid") or _uid(),
+                                     "resourceVersion": self.next_rv(), "creationTimestamp": now_time(),
+                                     "generation": 1}}, resource)
+        return resource
 
     def custom_object(self, plural: str, name: str, namespace: Optional[str] = None) -> Optional[Json]:
         """The stored object (a copy), or None; does not count as a read."""
@@ -152,7 +104,15 @@ class CustomObjects:
             key = self._key(plural, name, namespace)
             return copy(self._write(key, self.custom[key], merge_patch(self.custom[key], patch)))
 
+    def edit_status(self, plural: str, name: str, status: Json, namespace: Optional[str] = None) -> Json:
+        """A merge patch of `status` by someone else (another controller), through the status subresource."""
+        with self.lock:
+            key = self._key(plural, name, namespace)
+            current = self.custom[key]
+            return copy(self._write(key, current, merge_patch(current, {"status": status}), status_only=True))
+
     def remove(self, plural: str, name: str, namespace: Optional[str] = None) -> None:
+        """Delete the object at once (finalizers or not), as a test's shortcut."""
         with self.lock:
             del self.custom[self._key(plural, name, namespace)]
 
@@ -161,74 +121,65 @@ class CustomObjects:
         return group, plural, namespace or "", name
 
     def _arrive(self, target: Optional[tuple[str, str, Optional[str], Optional[str]]] = None) -> None:
-        now = time.monotonic()
-        for pending in list(self.pending):
-            group, plural, ns, name = pending.key
-            if target is not None and target[:2] == (group, plural) and target[2] in (None, ns) \
-                    and target[3] in (None, name) and pending.reads_left > 0:
-                pending.reads_left -= 1
-                continue
-            if pending.reads_left > 0 or now < pending.due:
-                continue
-            owner = self.services.get(pending.service) if pending.service else None
-            if pending.service and owner is None:
-                continue
-            self.pending.remove(pending)
-            if pending.key in self.custom:  # someone created it first: the controller leaves it alone
-                labels = self.custom[pending.key]["metadata"].get("labels") or {}
-                if labels.get(MANAGED_BY_LABEL) != POOL_SERVICE_CONTROLLER and pending.service:
-                    self.events.append(("ManagedConflict", MANAGED_CONFLICT.format(
-                        ns=ns, name=name, service=pending.service[1])))
-                continue
-            self._create(pending.key, pending.obj, owner)
+        """Objects that appear later (see `openyurt`)."""
 
-    def _create(self, key: Key, obj: Json, owner: Optional[Json] = None) -> Json:
+    # --- storage --------------------------------------------------------------------------------
+
+    def _insert(self, key: Key, obj: Json, drop_status: bool = False, created: Optional[str] = None) -> Json:
         group, plural, ns, name = key
-        meta = {k: v for k, v in obj.get("metadata", {}).items() if v}
-        meta.update(name=name, uid=str(uuid.uuid4()), resourceVersion=self.next_rv(), creationTimestamp=CREATED,
-                    generation=1, **({"namespace": ns} if ns else {}))
-        if owner is not None:
-            pool = self.custom.get((NODE_POOLS.group, NODE_POOLS.plural, "", meta["labels"][POOL_NAME_LABEL]))
-            meta["ownerReferences"] = [
-                {"apiVersion": "v1", "kind": "Service", "name": owner["metadata"]["name"],
-                 "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True},
-                {"apiVersion": NODE_POOLS.api_version, "kind": NODE_POOLS.kind, "name": meta["labels"][POOL_NAME_LABEL],
-                 "uid": pool["metadata"]["uid"] if pool else str(uuid.uuid4()), "blockOwnerDeletion": True}]
-            if owner["spec"].get("loadBalancerClass"):
-                obj = {**obj, "spec": {**obj.get("spec", {}), "loadBalancerClass": owner["spec"]["loadBalancerClass"]}}
-        stored = {**copy(obj), "metadata": meta}
+        resource = self.resources[(group, plural)]
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if v and k not in SERVER_META}
+        meta.update(name=name, uid=_uid(), creationTimestamp=created or now_time(), generation=1,
+                    **({"namespace": ns} if ns else {}))
+        stored = {**copy(obj), "apiVersion": resource.api_version, "kind": resource.kind, "metadata": meta}
+        if drop_status:
+            stored.pop("status", None)
+        stored = store_form(resource, resource.version, stored)
+        self._check(resource, resource.version, stored, None)
         self.custom[key] = stored
         return stored
 
-    # --- writes ---------------------------------------------------------------------------------
+    def _check(self, resource: CustomResource, version: str, obj: Json, old: Optional[Json]) -> None:
+        errors = name_errors(obj["metadata"]) + schema_errors(resource, version, obj)
+        if old is not None:
+            errors += _transition_errors(resource, version, obj, old)
+        if errors:
+            raise invalid(resource.kind, obj["metadata"].get("name", ""), errors, resource.group)
 
-    def _write(self, key: Key, current: Json, new: Any) -> Json:
+    def _write(self, key: Key, current: Json, new: Any, status_only: bool = False, version: str = "") -> Json:
         if not isinstance(new, dict):
             raise ApiError(400, "the body of the request is not an object")
-        meta, old = new.get("metadata") or {}, current["metadata"]
         resource = self.resources[key[:2]]
+        meta, old = new.get("metadata") or {}, current["metadata"]
         if meta.get("name", old["name"]) != old["name"]:
             raise ApiError(400, f"the name of the object ({meta.get('name')}) does not match the name on the URL "
                                 f"({old['name']})")
-        if meta.get("uid") and meta["uid"] != old["uid"]:
-            raise conflict(resource.plural, old["name"], resource.group,
-                           f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {old['uid']}")
-        if meta.get("resourceVersion") and meta["resourceVersion"] != old["resourceVersion"]:
-            raise conflict(resource.plural, old["name"], resource.group)
-        server_owned = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "generation",
-                        "deletionTimestamp")
-        updated = {**new, "apiVersion": current["apiVersion"], "kind": current["kind"],
-                   "metadata": {**{k: v for k, v in meta.items() if k not in server_owned and v not in ({}, [])},
-                                **{k: old[k] for k in server_owned if k in old}}}
-        updated.pop("status", None)
-        if "status" in current:
-            updated["status"] = current["status"]
+        preconditions(resource.plural, old["name"], resource.group, meta, old)
+        if status_only:
+            updated = {k: v for k, v in current.items() if k != "status"}
+            if "status" in new:
+                updated["status"] = copy(new["status"])
+        else:
+            updated = {**copy(new), "apiVersion": current["apiVersion"], "kind": current["kind"],
+                       "metadata": {**{k: v for k, v in meta.items() if k not in SERVER_META and v not in ({}, [])},
+                                    **{k: old[k] for k in SERVER_META if k in old}}}
+            if resource.status:
+                updated.pop("status", None)
+                if "status" in current:
+                    updated["status"] = current["status"]
+            added = set(updated["metadata"].get("finalizers") or []) - set(old.get("finalizers") or [])
+            if old.get("deletionTimestamp") and added:
+                raise invalid(resource.kind, old["name"], [field_forbidden(
+                    "metadata.finalizers", "no new finalizers can be added if the object is being deleted, found "
+                    f"new finalizers {go_value(sorted(added))}")], resource.group)
+        updated = store_form(resource, version or resource.version, updated)
         if updated == current:
             return current
-        if updated.get("spec") != current.get("spec"):
+        self._check(resource, version or resource.version, updated, current)
+        if _content(updated, resource) != _content(current, resource):
             updated["metadata"]["generation"] = old.get("generation", 1) + 1
-        updated["metadata"]["resourceVersion"] = self.next_rv()
         if updated["metadata"].get("deletionTimestamp") and not updated["metadata"].get("finalizers"):
+            dict.__setitem__(self.custom, key, updated)  # one DELETED event, with the emptied finalizers
             del self.custom[key]
         else:
             self.custom[key] = updated
@@ -236,8 +187,10 @@ class CustomObjects:
 
     # --- routes ---------------------------------------------------------------------------------
 
-    def _route_custom(self, call: Call) -> Optional[tuple[int, Json]]:
+    def _route_custom(self, call: Call) -> Optional[tuple[int, Any]]:
         parts = call.parts
+        if parts[:4] == ["apis", *CRDS]:
+            return self._route_crds(call)
         if len(parts) < 4 or parts[0] != "apis":
             return None
         group, version, rest = parts[1], parts[2], parts[3:]
@@ -245,37 +198,80 @@ class CustomObjects:
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
         resource = self.resources.get((group, rest[0]))
-        if resource is None or resource.version != version or len(rest) > 2 or \
+        if resource is None or not resource.serves(version) or len(rest) > 3 or \
                 (namespace is not None and not resource.namespaced) or \
-                (len(rest) == 2 and resource.namespaced and namespace is None):
+                (len(rest) >= 2 and resource.namespaced and namespace is None) or \
+                (len(rest) == 3 and (rest[2] != "status" or not resource.status)):
             return None
-        name = rest[1] if len(rest) == 2 else None
+        name = rest[1] if len(rest) >= 2 else None
         self._arrive((group, resource.plural, namespace, name))
+        served = f"{group}/{version}"
         if name is None:
-            if call.method != "GET":
-                return None
-            items = [o for (g, p, ns, _), o in self.custom.items()
-                     if (g, p) == (group, resource.plural) and namespace in (None, ns)]
-            return 200, self._list(resource.api_version, f"{resource.kind}List", items, call.query)
+            if call.method == "GET":
+                items = [o for (g, p, ns, _), o in self.custom.items()
+                         if (g, p) == (group, resource.plural) and namespace in (None, ns)]
+                scope = Scope(resource.api_version, resource.kind, namespace, served, fields=resource.selectable)
+                return 200, self._list(scope, items, call.query)
+            if call.method == "POST" and (namespace is not None or not resource.namespaced):
+                return 201, _show(self._create_object(resource, version, namespace, call.body), served)
+            raise ApiError(405, f"the server does not allow this method on the requested resource ({call.method})")
         key = (group, resource.plural, namespace or "", name)
-        current = self.custom.get(key)
+        current, status_only = self.custom.get(key), len(rest) == 3
         if call.method == "PATCH":
-            return self._patch(resource, key, current, call)
+            code, obj = self._patch(resource, key, current, call, version, status_only)
+            return code, _show(obj, served)
         if current is None:
             raise not_found(resource.plural, name, group)
         if call.method == "GET":
-            return 200, copy(current)
-        if call.method == "DELETE":
-            if current["metadata"].get("finalizers"):
-                deleting = merge_patch(current, {"metadata": {"deletionTimestamp": CREATED}})
-                deleting["metadata"]["resourceVersion"] = self.next_rv()
-                self.custom[key] = deleting
-                return 200, copy(deleting)
-            del self.custom[key]
-            return 200, copy(current)
-        return None
+            return 200, _show(copy(current), served)
+        if call.method == "PUT":
+            if not ((call.body or {}).get("metadata") or {}).get("resourceVersion"):
+                raise invalid(resource.plural, name, [("metadata.resourceVersion", "FieldValueInvalid",
+                                                       "Invalid value: 0x0: must be specified for an update")],
+                              group)
+            return 200, _show(copy(self._write(key, current, call.body, status_only, version)), served)
+        if call.method == "DELETE" and not status_only:
+            return 200, _show(self._delete(resource, key, current, call.body), served)
+        raise ApiError(405, f"the server does not allow this method on the requested resource ({call.method})")
 
-    def _patch(self, resource: CustomResource, key: Key, current: Optional[Json], call: Call) -> tuple[int, Json]:
+    def _create_object(self, resource: CustomResource, version: str, namespace: Optional[str], body: Any) -> Json:
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body of the request is not a JSON object")
+        if body.get("apiVersion") != f"{resource.group}/{version}" or body.get("kind") != resource.kind:
+            raise ApiError(400, f"the API version in the data ({body.get('apiVersion')}) and kind "
+                                f"({body.get('kind')}) do not match the expected {resource.group}/{version} "
+                                f"{resource.kind}")
+        meta = generated_name(body.get("metadata") or {})
+        if meta.get("namespace", namespace) != namespace:
+            raise ApiError(400, "the namespace of the provided object does not match the namespace sent on the "
+                                "request")
+        errors: list[FieldError] = name_errors(meta)
+        if errors:
+            raise invalid(resource.kind, meta.get("name", ""), errors, resource.group)
+        key = (resource.group, resource.plural, namespace or "", meta["name"])
+        if key in self.custom:
+            raise already_exists(resource.plural, meta["name"], resource.group)
+        return copy(self._insert(key, {**body, "metadata": meta}, drop_status=resource.status))
+
+    def _delete(self, resource: CustomResource, key: Key, current: Json, options: Any) -> Json:
+        wanted = (options.get("preconditions") or {}) if isinstance(options, dict) else {}
+        meta = current["metadata"]
+        for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+            if wanted.get(field) and wanted[field] != meta[field]:
+                raise conflict(resource.plural, meta["name"], resource.group,
+                               f"Precondition failed: {label} in precondition: {wanted[field]}, {label} in object "
+                               f"meta: {meta[field]}")
+        if not meta.get("finalizers"):
+            del self.custom[key]
+            return copy(current)
+        if not meta.get("deletionTimestamp"):
+            deleting = copy(current)
+            deleting["metadata"].update(deletionTimestamp=now_time(), deletionGracePeriodSeconds=0)
+            self.custom[key] = deleting
+        return copy(self.custom[key])
+
+    def _patch(self, resource: CustomResource, key: Key, current: Optional[Json], call: Call, version: str,
+               status_only: bool) -> tuple[int, Json]:
         name = key[3]
         if call.content_type not in PATCH_TYPES:
             raise ApiError(415, "the body of the request was in an unknown format - accepted media types include: "
@@ -285,13 +281,67 @@ class CustomObjects:
         if call.content_type == MERGE_PATCH:
             if current is None:
                 raise not_found(resource.plural, name, resource.group)
-            return 200, copy(self._write(key, current, merge_patch(current, call.body)))
+            return 200, copy(self._write(key, current, merge_patch(current, call.body), status_only, version))
         if not call.query.get("fieldManager"):
             raise invalid("PatchOptions.meta.k8s.io", "", [("fieldManager", "FieldValueRequired",
                                                              "Required value: is required for apply patch")])
-        if (call.body.get("apiVersion"), call.body.get("kind")) != (resource.api_version, resource.kind):
-            raise ApiError(400, f"the applied object must have apiVersion {resource.api_version} and kind "
+        if (call.body.get("apiVersion"), call.body.get("kind")) != (f"{resource.group}/{version}", resource.kind):
+            raise ApiError(400, f"the applied object must have apiVersion {resource.group}/{version} and kind "
                                 f"{resource.kind}")
         if current is None:
-            return 201, copy(self._create(key, apply_merge({}, call.body)))
-        return 200, copy(self._write(key, current, apply_merge(current, call.body)))
+            if status_only:
+                raise not_found(resource.plural, name, resource.group)
+            return 201, copy(self._insert(key, apply_merge({}, call.body), drop_status=resource.status))
+        return 200, copy(self._write(key, current, apply_merge(current, call.body), status_only, version))
+
+    def _route_crds(self, call: Call) -> Optional[tuple[int, Any]]:
+        parts = call.parts
+        if len(parts) == 4 and call.method == "GET":
+            return 200, self._list(Scope("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+                                   list(self.crds.values()), call.query)
+        if len(parts) == 4 and call.method == "POST":
+            try:
+                resource = self.register_crd(call.body or {})
+            except ValueError as exc:
+                raise invalid("CustomResourceDefinition", ((call.body or {}).get("metadata") or {}).get("name", ""),
+                              [field_invalid("spec", "object", str(exc))], "apiextensions.k8s.io") from None
+            return 201, copy(self.crds[f"{resource.plural}.{resource.group}"])
+        if len(parts) == 5 and call.method == "GET":
+            if parts[4] not in self.crds:
+                raise not_found("customresourcedefinitions", parts[4], "apiextensions.k8s.io")
+            return 200, copy(self.crds[parts[4]])
+        return None
+
+
+def _uid() -> str:
+    return str(uuid.uuid4())
+
+
+def _show(obj: Json, served: str) -> Json:
+    return {**obj, "apiVersion": served}  # conversion strategy None: only the apiVersion changes
+
+
+def _content(obj: Json, resource: CustomResource) -> Json:
+    return {k: v for k, v in obj.items() if k != "metadata" and not (resource.status and k == "status")}
+
+
+def _transition_errors(resource: CustomResource, version: str, new: Json, old: Json) -> list[FieldError]:
+    """The immutability idiom of x-kubernetes-validations (`self.a == oldSelf.a && ...`, `self == oldSelf`)
+    on the schema's direct properties; other CEL rules are not evaluated."""
+    schema = resource.schemas.get(version) or {}
+    errors: list[FieldError] = []
+    for prop, sub in (schema.get("properties") or {}).items():
+        for rule in sub.get("x-kubernetes-validations") or []:
+            text = rule.get("rule", "").strip()
+            pairs = _SAME_FIELDS.findall(text)
+            terms = [t.strip() for t in text.split("&&")]
+            if text == "self == oldSelf":
+                same = new.get(prop) == old.get(prop)
+            elif pairs and len(pairs) == len(terms) and all(a == b for a, b in pairs):
+                same = all((new.get(prop) or {}).get(a) == (old.get(prop) or {}).get(a) for a, _ in pairs)
+            else:
+                continue
+            if not same and prop in old:
+                kind = "object" if isinstance(new.get(prop), dict) else "string"
+                errors.append(field_invalid(prop, kind, rule.get("message") or f"failed rule: {text}"))
+    return errors

@@ -14,6 +14,12 @@ allocation and update rules (kubernetes pkg/registry/core/service/storage, pkg/a
 - Strategic merge and apply merge `spec.ports` by `port` (their patchMergeKey); other lists are replaced.
   Apply creates the Service when it is missing. No field ownership is tracked; no garbage collector runs
   (deleting a Service leaves its EndpointSlices and PoolServices).
+- `/status` (GET, PUT, merge / strategic / apply PATCH) changes only `status`: spec and metadata stay, as
+  serviceStatusStrategy.PrepareForUpdate keeps them. ValidateLoadBalancerStatus: ingress only on a
+  LoadBalancer Service, `ip` a valid IP, `hostname` a DNS-1123 subdomain and not an IP, `ipMode` VIP or Proxy
+  and only with `ip`; an ingress with `ip` and no `ipMode` is defaulted to VIP (LoadBalancerIPMode, GA in
+  1.32), so a controller reads back `{"ip": ..., "ipMode": "VIP"}`.
+- LIST and WATCH per namespace and across namespaces (`/api/v1/services`).
 """
 
 from __future__ import annotations
@@ -22,28 +28,31 @@ import ipaddress
 from typing import Any, Optional
 
 from tests.kube.base import Call
+from tests.kube.watch import Scope
 from tests.kube.wire import (
     APPLY_PATCH,
+    DNS_SUBDOMAIN,
     MERGE_PATCH,
+    STRATEGIC_PATCH,
     ApiError,
     FieldError,
     Json,
     already_exists,
     apply_merge,
-    conflict,
     copy,
     field_forbidden,
     field_invalid,
+    field_unsupported,
     invalid,
     merge_patch,
     not_found,
+    preconditions,
 )
 
 NODE_PORTS = range(30000, 32768)
 FIRST_NODE_PORT = 30080
 SERVICE_CIDR = ipaddress.ip_network("192.168.0.0/16")
 FIRST_CLUSTER_IP = ipaddress.ip_address("192.168.10.20")
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 PATCH_TYPES = (MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 KEPT_META = ("labels", "annotations", "finalizers", "ownerReferences")  # what a write may change in metadata
 
@@ -85,10 +94,11 @@ class ServiceObjects:
     _meta: Any
     _list: Any
     next_rv: Any
+    store: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.services: dict[tuple[str, str], Json] = {}
         super().__init__(*args, **kwargs)
+        self.services: dict[tuple[str, str], Json] = self.store()
 
     def add_service(self, namespace: str, name: str, ports: Optional[list[Json]] = None, *,
                     type: str = "LoadBalancer", external_traffic_policy: str = "Cluster",
@@ -203,11 +213,7 @@ class ServiceObjects:
         if meta.get("name", name) != name:
             raise ApiError(400, f"the name of the object ({meta.get('name')}) does not match the name on the URL "
                            f"({name})")
-        if meta.get("uid") and meta["uid"] != old_meta["uid"]:
-            raise conflict("services", name, why=f"Precondition failed: UID in precondition: {meta['uid']}, "
-                                                 f"UID in object meta: {old_meta['uid']}")
-        if meta.get("resourceVersion") and meta["resourceVersion"] != old_meta["resourceVersion"]:
-            raise conflict("services", name)
+        preconditions("services", name, "", meta, old_meta)
         spec, old = copy(new.get("spec") or {}), current["spec"]
         spec.setdefault("type", "ClusterIP")
         # patchAllocatedValues: what the caller leaves out keeps the value allocated before.
@@ -237,7 +243,30 @@ class ServiceObjects:
                                 **{k: old_meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                                             "creationTimestamp")}}}
         if updated != current:  # a no-op write is not persisted: the resourceVersion stays
-            updated["metadata"]["resourceVersion"] = self.next_rv()
+            self.services[key] = updated
+        return self.services[key]
+
+    def _update_service_status(self, current: Json, new: Any) -> Json:
+        if not isinstance(new, dict):
+            raise ApiError(400, "the body of the request is not a Service object")
+        meta, old_meta = new.get("metadata") or {}, current["metadata"]
+        name, key = old_meta["name"], (old_meta["namespace"], old_meta["name"])
+        preconditions("services", name, "", meta, old_meta)
+        status = copy(new.get("status") or {})
+        balancer = status.setdefault("loadBalancer", {})
+        errors: list[FieldError] = []
+        ingress = balancer.get("ingress") or []
+        if ingress and current["spec"].get("type") != "LoadBalancer":
+            errors.append(field_forbidden("status.loadBalancer.ingress",
+                                          "may only be used when `spec.type` is 'LoadBalancer'"))
+        for i, entry in enumerate(ingress):
+            errors += _ingress_errors(f"status.loadBalancer.ingress[{i}]", entry)
+        if errors:
+            raise invalid("Service", name, errors)
+        if not ingress:
+            balancer.pop("ingress", None)
+        updated = {**current, "status": status}
+        if updated != current:
             self.services[key] = updated
         return self.services[key]
 
@@ -245,13 +274,17 @@ class ServiceObjects:
 
     def _route_services(self, call: Call) -> Optional[tuple[int, Json]]:
         parts = call.parts
-        if not (len(parts) in (5, 6) and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "services"):
+        if parts == ["api", "v1", "services"] and call.method == "GET":
+            return 200, self._list(Scope("v1", "Service"), list(self.services.values()), call.query)
+        if not (len(parts) in (5, 6, 7) and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "services"):
             return None
         namespace = parts[3]
+        if len(parts) == 7:
+            return self._route_service_status(call, namespace) if parts[6] == "status" else None
         if len(parts) == 5:
             if call.method == "GET":
                 items = [s for (ns, _), s in self.services.items() if ns == namespace]
-                return 200, self._list("v1", "ServiceList", items, call.query)
+                return 200, self._list(Scope("v1", "Service", namespace), items, call.query)
             if call.method == "POST":
                 return 201, copy(self._create_service(namespace, call.body))
             raise ApiError(405, f"the server does not allow this method on the requested resource ({call.method})")
@@ -270,12 +303,55 @@ class ServiceObjects:
         if call.method == "PUT":
             return 200, copy(self._update_service(current, call.body))
         if call.method == "PATCH":
-            if call.content_type not in PATCH_TYPES:
-                raise ApiError(415, f"the body of the request was in an unknown format - accepted media types "
-                                    f"include: {', '.join(PATCH_TYPES)}")
-            if call.content_type == MERGE_PATCH:
-                patched = merge_patch(current, call.body)
-            else:
-                patched = _strategic(current, call.body, apply=call.content_type == APPLY_PATCH)
-            return 200, copy(self._update_service(current, patched))
+            return 200, copy(self._update_service(current, _patched(current, call)))
         return None
+
+    def _route_service_status(self, call: Call, namespace: str) -> Optional[tuple[int, Json]]:
+        name = call.parts[5]
+        current = self.services.get((namespace, name))
+        if current is None:
+            raise not_found("services", name)
+        if call.method == "GET":
+            return 200, copy(current)
+        if call.method == "PUT":
+            return 200, copy(self._update_service_status(current, call.body))
+        if call.method == "PATCH":
+            return 200, copy(self._update_service_status(current, _patched(current, call)))
+        raise ApiError(405, f"the server does not allow this method on the requested resource ({call.method})")
+
+
+def _patched(current: Json, call: Call) -> Json:
+    if call.content_type not in PATCH_TYPES:
+        raise ApiError(415, f"the body of the request was in an unknown format - accepted media types "
+                            f"include: {', '.join(PATCH_TYPES)}")
+    if call.content_type == MERGE_PATCH:
+        return merge_patch(current, call.body)
+    return _strategic(current, call.body, apply=call.content_type == APPLY_PATCH)
+
+
+def _ingress_errors(path: str, entry: Json) -> list[FieldError]:
+    errors: list[FieldError] = []
+    ip, hostname, mode = entry.get("ip"), entry.get("hostname"), entry.get("ipMode")
+    if ip:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            errors.append(field_invalid(f"{path}.ip", ip, "must be a valid IP address, (e.g. 10.9.8.7 or "
+                                                          "2001:db8::ffff)"))
+        if mode is None:
+            entry["ipMode"] = "VIP"
+    if mode is not None and not ip:
+        errors.append(field_forbidden(f"{path}.ipMode", "may not be specified when `ip` is not set"))
+    elif mode is not None and mode not in ("Proxy", "VIP"):
+        errors.append(field_unsupported(f"{path}.ipMode", mode, ["Proxy", "VIP"]))
+    if hostname:
+        if not DNS_SUBDOMAIN.fullmatch(hostname) or len(hostname) > 253:
+            errors.append(field_invalid(f"{path}.hostname", hostname, "a lowercase RFC 1123 subdomain must consist "
+                                        "of lower case alphanumeric characters, '-' or '.', and must start and end "
+                                        "with an alphanumeric character"))
+        try:
+            ipaddress.ip_address(hostname)
+            errors.append(field_invalid(f"{path}.hostname", hostname, "must be a DNS name, not an IP address"))
+        except ValueError:
+            pass
+    return errors
