@@ -2,6 +2,7 @@
 
     venv/bin/python bench/sync_scale.py [--quick] [--regions 50] [--backends 200] [--latency 0.02]
                                         [--workers 4] [--b-initial-regions 10 | --full-baselines]
+                                        [--rate-limits '{"ens.backends": {"calls": 10, "margin": 0}}']
 
 Set-up. N regions, one ENS ELB each, and M cluster nodes per region (one node pool per region, every
 node Ready, its ENS instance id registered Running in the emulator); the Service is in Cluster mode,
@@ -16,9 +17,11 @@ burst 10, answered `Throttling.User`), and a call with more than 20 servers is r
 "ack-edge-lb" is the production code, not a copy: per group, in a worker thread, an `EnsGroup` over a
 fresh `EnsApi` (the dynamic provider builds one per operation) and `sync.sync(group, Target("cluster",
 {pool}), view, owned)`: one list call, `desired`, `planner.plan` (add -> update -> remove, batches of
-20), then writes that each take a token from the process-wide `ratelimit` bucket ("ens", "backends":
-9 calls/s (90% of the quota), burst 10, shared by every thread; `ratelimit.reset()` before each run), retried by
-`retry.call` with the default policy. Groups run concurrently in a pool of --workers threads. The
+20), then writes that each take a call slot from the process-wide `ratelimit` window ("ens", "backends":
+at most 10 calls in any 1.1 s, the quota of 10 per second plus the 0.1 s margin; shared by every thread;
+`ratelimit.reset()` and `ratelimit.configure(--rate-limits)` before each run), retried by `retry.call`
+with the default policy. --rate-limits takes the JSON of ACK_EDGE_LB_RATE_LIMITS (which applies too),
+for example `{"ens.backends": {"calls": 10, "margin": 0}}` to measure what the margin buys. Groups run concurrently in a pool of --workers threads. The
 default, 4, is what one `pulumi up` actually gets: Pulumi's Python dynamic-provider host serves all
 dynamic resources of a program from one process with `grpc.server(ThreadPoolExecutor(max_workers=4))`
 (pulumi/dynamic/__main__.py), whatever `--parallel` says.
@@ -36,14 +39,16 @@ Figures per scenario and method:
   received, less those it answered with a throttling code: each of those is a retry by `retry.call`)
   against the lower bound: the sum over groups and change kinds (addition, weight update, removal)
   of ceil(changes / 20), the changes counted from the cloud state before the run to the expected
-  state. Target ratio 1.00. Throttled requests are shown apart; target 0 (the client bucket is there
+  state. Target ratio 1.00. Throttled requests are shown apart; target 0 (the client window is there
   so that the cloud never has to refuse).
 - reads: DescribeLoadBalancerAttribute requests. Target: at most one per group; for no-op, no write at all.
 - wall: first submission to last group done, against the critical-path bound, the largest of
-    rate     with W the lower bound of write calls, B = 10 the bucket's burst and R = 10/s its rate:
-             the last token cannot be taken before (W - B) / R, nor before one latency L (its group's
-             list call comes first), and its call then takes L: max(L, (W - B) / R) + L. The emulator's
-             own buckets (per action) are looser than the shared client bucket and do not tighten it;
+    rate     with W the lower bound of write calls and the documented quota, N = 10 calls in any
+             P = 1 s: the first write cannot be sent before one latency L (its group's list call comes
+             first), the (kN+1)-th no sooner than kP after it, and the last call then takes L:
+             2L + floor((W - 1) / N) x P. The client's margin is not in the bound: what it costs is
+             measured. The emulator's own buckets (10/s, burst 10, per action) are looser and do not
+             tighten it;
     group    the longest single group's sequential calls: (1 list + its lower-bound writes) x L;
     workers  every call holds a worker for at least L, and a group's calls stay on one worker:
              max((one list per group + W) / workers, ceil(groups / workers)) x L.
@@ -54,7 +59,7 @@ Figures per scenario and method:
 - final = desired: per group, the ELB's servers (id, weight, type, port) in the emulator's state equal
   the expected set, computed from the node list directly (not with `desired`).
 
-Baselines, same emulator settings, same shared rate-limit bucket, same adapter (`EnsGroup`, so the
+Baselines, same emulator settings, same shared rate-limit window, same adapter (`EnsGroup`, so the
 same wire format and retries); only the write policy differs. Each baseline scenario starts from the
 cloud state ack-edge-lb started from, seeded directly into a fresh emulator (empty; the expected
 set before churn; the expected set after churn), and the desired set comes from `desired`:
@@ -74,7 +79,7 @@ set before churn; the expected set after churn), and the desired set comes from 
       by default (the other regions are identical; bound and lower bound are computed for that
       subset), to keep the run short; --full-baselines runs it on all of them.
 
-Every wait is bounded: each scenario's thread pool at most --timeout seconds, a token wait at most
+Every wait is bounded: each scenario's thread pool at most --timeout seconds, a call slot wait at most
 300 s (ratelimit), a call at most 15 s (read timeout) and 6 attempts within 60 s (retry.DEFAULT).
 Everything talks to 127.0.0.1 only. Figures are printed, never asserted: a MISS is reported, the exit
 status stays 0.
@@ -112,9 +117,10 @@ from reconciler.sync import sync  # noqa: E402
 from tests.emulator import Emulator, Ens, Params  # noqa: E402
 
 LIMIT = BATCH_LIMITS["ens"]                      # servers per write call (20)
-# The bound uses the documented quota (10 calls/s per account) and the cloud's burst, not the client's
-# own, slightly slower, throttle: the headroom it keeps is part of what is measured.
-RATE, BURST = ratelimit.QUOTAS[("ens", "backends")], 10
+# The bound uses the documented quota (10 calls in any second per account), not the client's window: the
+# margin it keeps is part of what is measured.
+QUOTA = ratelimit.QUOTAS["ens.backends"]
+EMULATOR_REFILL = 1.0                            # seconds for the emulator's buckets (10/s, burst 10) to refill
 WRITE_ACTIONS = ("AddBackendServers", "SetBackendServers", "RemoveBackendServers")
 READ_ACTION = "DescribeLoadBalancerAttribute"
 WALL_TARGET = 1.2
@@ -224,13 +230,13 @@ class Cloud:
             self.emu.ens.load_balancers[self.lbs[region]]["_backends"] = servers
 
     def settle(self) -> None:
-        """Let the emulator's buckets refill after the previous run (the client's are reset)."""
+        """Let the emulator's buckets refill after the previous run (the client's window is reset)."""
         remaining = self._quiet_until - time.monotonic()
         if remaining > 0:
-            time.sleep(min(remaining, BURST / RATE + 0.1))
+            time.sleep(min(remaining, EMULATOR_REFILL + 0.1))
 
     def ran(self) -> None:
-        self._quiet_until = time.monotonic() + BURST / RATE + 0.05
+        self._quiet_until = time.monotonic() + EMULATOR_REFILL + 0.05
 
 
 # --- one measured run --------------------------------------------------------------------------------
@@ -273,7 +279,7 @@ def group_lower_bound(before: State, wanted: State) -> tuple[int, Counter]:
 
 def critical_path(writes: int, longest_group: int, groups: int, latency: float, workers: int) -> tuple[float, str]:
     """The wall-time bound of the module docstring: the largest of the rate, group and workers terms."""
-    terms = {"rate": (max(latency, (writes - BURST) / RATE) + latency) if writes > 0 else 0.0,
+    terms = {"rate": (2 * latency + (writes - 1) // QUOTA.calls * QUOTA.period) if writes > 0 else 0.0,
              "group": (1 + longest_group) * latency if groups else 0.0,
              "workers": max((groups + writes) / workers, math.ceil(groups / workers)) * latency}
     basis = max(terms, key=lambda k: terms[k])
@@ -293,7 +299,8 @@ def error_code(exc: BaseException) -> str:
 
 
 def measure(cloud: Cloud, method: str, scenario: str, regions: list[int], fleet: Fleet,
-            work: Callable[[int], None], workers: int, timeout: float, note: str = "") -> Outcome:
+            work: Callable[[int], None], workers: int, timeout: float, limits: dict[str, ratelimit.Limit],
+            note: str = "") -> Outcome:
     out = Outcome(method, scenario, regions, workers, note=note)
     wanted = {r: expected(fleet[r]) for r in regions}
     longest = 0
@@ -306,6 +313,7 @@ def measure(cloud: Cloud, method: str, scenario: str, regions: list[int], fleet:
 
     cloud.settle()
     ratelimit.reset()
+    ratelimit.configure(limits)
     cloud.emu.reset_counts()
     bugs = len(cloud.emu.bugs)
     start, cpu = time.perf_counter(), time.process_time()
@@ -415,7 +423,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> list[Outcome]:
         for name in SCENARIOS:
             say(f"ack-edge-lb: {name} ({args.regions} groups, {args.workers} workers)")
             outcomes.append(measure(c, "ours", name, everywhere, fleets[name], ours(c, views[name], owned),
-                                    args.workers, args.timeout))
+                                    args.workers, args.timeout, args.limits))
 
     # Baselines: each scenario from the same starting state, seeded.
     b_initial = everywhere[:args.b_initial_regions] if args.b_initial_regions else everywhere
@@ -430,7 +438,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> list[Outcome]:
                     c.seed(r, expected(start[r]) if start is not None else {})
                 say(f"{METHODS[method]}: {name} ({len(regions)} groups, {workers} worker{'s' * (workers > 1)})")
                 work = (one_call if method == "one" else fixed_19)(c, views[name])
-                outcomes.append(measure(c, method, name, regions, fleets[name], work, workers, args.timeout, note))
+                outcomes.append(measure(c, method, name, regions, fleets[name], work, workers, args.timeout,
+                                        args.limits, note))
     return outcomes
 
 
@@ -451,8 +460,8 @@ def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
 
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(f"[bold]BackendSync at scale[/bold]: {args.regions} regions x {args.backends} backends, "
-                  f"latency {args.latency * 1000:g} ms per call, {args.workers} workers; client bucket "
-                  f"{RATE:g} calls/s burst {BURST} (shared by Add/Set/Remove), emulator "
+                  f"latency {args.latency * 1000:g} ms per call, {args.workers} workers; client window "
+                  f"{args.client} (shared by Add/Set/Remove), emulator "
                   f"{Ens.RATE_LIMITS['AddBackendServers']:g} calls/s burst 10 per action; at most {LIMIT} servers "
                   f"per call; churn: {CHURN:.0%} of the nodes replaced + {CORDON:.0%} cordoned per region")
 
@@ -499,7 +508,7 @@ def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
 
     times = Table(title="Wall time per scenario",
                   caption=f"bound: the critical path under the rate limit (module docstring): rate = "
-                          f"max(L, (W−{BURST})/{RATE:g}) + L, group = (1+w_max)·L, workers = "
+                          f"2L + ⌊(W−1)/{QUOTA.calls}⌋·{QUOTA.period:g} s, group = (1+w_max)·L, workers = "
                           f"max((G+W)/workers, ⌈G/workers⌉)·L, W the lower bound of writes; target ≤ {WALL_TARGET}x; "
                           "cpu: process CPU time, the in-process emulator's included (one GIL for both)")
     for col, justify in (("scenario", "left"), ("method", "left"), ("groups", "right"), ("workers", "right"),
@@ -534,7 +543,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="seconds a scenario may take before its unfinished groups count as failed "
                              "(default %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="which nodes churn (default %(default)s)")
+    parser.add_argument("--rate-limits", default="", metavar="JSON",
+                        help=f"client rate limits over the defaults and {ratelimit.ENV}, as in that variable")
     args = parser.parse_args(argv)
+    try:
+        args.limits = ratelimit.limits_from_text(args.rate_limits, "--rate-limits")
+        args.client = ratelimit.configure(args.limits)["ens.backends"]
+    except ratelimit.RateLimitError as exc:
+        parser.error(str(exc))
+    ratelimit.reset()
 
     base = QUICK if args.quick else DEFAULTS
     for key, value in base.items():

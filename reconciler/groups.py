@@ -1,7 +1,7 @@
 """Backend groups as the cloud sees them, one thin adapter per load balancer kind (official SDKs).
 
 Each adapter lists the group's servers and adds, re-weights and removes batches of them. Every write
-first takes a token from the account's shared rate limit, then goes through `retry.call`. Adapters
+first takes a call slot from the account's shared rate limit, then goes through `retry.call`. Adapters
 hold no policy: what to write, and in which order, is the planner's.
 """
 
@@ -46,8 +46,8 @@ class EnsGroup:
     limit: int = BATCH_LIMITS["ens"]
     reads: int = field(default=0, init=False)
 
-    def _bucket(self) -> ratelimit.TokenBucket:
-        return ratelimit.bucket("ens", "backends", self.api.account)
+    def _limiter(self) -> ratelimit.SlidingWindow:
+        return ratelimit.limiter("ens", "backends", self.api.account)
 
     def list(self) -> list[Backend]:
         self.reads += 1
@@ -70,7 +70,7 @@ class EnsGroup:
 
     def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
         self.api.request(action, method, {"LoadBalancerId": self.load_balancer_id, "BackendServers": servers},
-                         before_each=self._bucket().acquire)
+                         before_each=self._limiter().acquire)
 
     def add(self, backends: Sequence[Backend]) -> None:
         try:
@@ -155,7 +155,7 @@ class NlbGroup(_MarkedGroup):
         # One token per logical call: a retry of a call that went through is not applied twice.
         params = {**self._base(), "Servers": servers, "ClientToken": uuid.uuid4().hex}
         job = self.api.request(action, method, params,
-                               before_each=ratelimit.bucket("nlb", "servers", self.api.account).acquire
+                               before_each=ratelimit.limiter("nlb", "servers", self.api.account).acquire
                                ).get("JobId")
         if job:
             done = wait_for(lambda: self.api.request("GetJobStatus", "get_job_status", {"JobId": job}),
@@ -204,7 +204,7 @@ class ClbGroup(_MarkedGroup):
 
     def _write(self, action: str, method: str, servers: list[dict[str, Any]]) -> None:
         self.api.request(action, method, {**self._base(), "BackendServers": dumps(servers)},
-                         before_each=ratelimit.bucket("clb", "write", self.api.account).acquire)
+                         before_each=ratelimit.limiter("clb", "write", self.api.account).acquire)
 
     def add(self, backends: Sequence[Backend]) -> None:
         self._write("AddVServerGroupBackendServers", "add_vserver_group_backend_servers",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from typing import Any, Optional
+from datetime import datetime, timezone
+from typing import Any, Iterable, Optional
 
 # How many servers one write call may carry (FACTS.md section 2).
 BATCH_LIMITS = {"ens": 20, "nlb": 200, "clb": 20}
@@ -40,3 +42,40 @@ class Backend:
     def from_dict(cls, raw: dict[str, Any]) -> "Backend":
         return cls(str(raw["serverId"]), int(raw.get("port") or 0), int(raw.get("weight", 100)),
                    str(raw.get("type", "ens")), raw.get("ip"))
+
+
+INTENT_OPS = ("add", "update", "drain", "remove")
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One batch about to be written to the cloud, recorded before the call and cleared after it.
+
+    After a crash between the two, the record still holds it: an `add` intent's servers may be in the group
+    without anyone having recorded them as owned, so they count as owned (reconciler/record.py owned_from).
+    """
+
+    id: str
+    op: str
+    backends: tuple[Backend, ...]
+    started_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "op": self.op, "backends": [b.as_dict() for b in self.backends]}
+        if self.started_at:
+            out["startedAt"] = self.started_at
+        return out
+
+    @classmethod
+    def start(cls, op: str, backends: Iterable[Backend]) -> "Intent":
+        return cls(uuid.uuid4().hex[:12], op, tuple(backends), now())
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Intent":
+        return cls(str(raw.get("id") or ""), str(raw.get("op") or ""),
+                   tuple(Backend.from_dict(b) for b in raw.get("backends") or []), str(raw.get("startedAt") or ""))
+
+
+def now() -> str:
+    """RFC 3339 in UTC, to the second, as Kubernetes writes times."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
