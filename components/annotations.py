@@ -26,6 +26,9 @@ TOPOLOGY_NODEPOOL = "openyurt.io/nodepool"
 FORCE_OVERRIDE_LISTENERS = "service.openyurt.io/elb-force-override-listeners"
 MANAGED_BY_USER = LB + "managed-by-user"
 LOADBALANCER_ID = LB + "id"
+# `<group id>:<Service port>,...`: the existing server groups CCM fills for each port of a Service that
+# names a reused load balancer (`loadbalancer-id`); read only together with it (ccm.md section 3).
+VGROUP_PORT = LB + "vgroup-port"
 BACKEND_TYPE = "service.beta.kubernetes.io/backend-type"
 SERVER_GROUP_TYPE = LB + "server-group-type"
 ZONE_MAPS = LB + "zone-maps"
@@ -91,14 +94,41 @@ def _nlb(service: Service, pools: Iterable[NodePool]) -> dict[str, str]:
     return out
 
 
+def _bound_nlb(lb: LoadBalancer) -> dict[str, str]:
+    """How CCM registers backends in Pulumi's NLB server groups. The type comes from this annotation only, never
+    from the bound group; set, it must equal the group's type or CCM refuses the binding (ccm.md section 4,
+    nlbv2/model_applier.go:312-318), so it is always written. `Ip` groups take pod IPs: ENI mode (`backend-type:
+    eni`) registers each ready pod IP on its target port, with no VPC check (nlbv2/server_groups.go:1043-1048)."""
+    if lb.server_group_type == "Ip":
+        return {BACKEND_TYPE: "eni", SERVER_GROUP_TYPE: "Ip"}
+    return {SERVER_GROUP_TYPE: "Instance"}  # ECS nodes on the NodePort, under Cluster or Local
+
+
+def vgroup_port(bindings: Iterable[tuple[str, int]]) -> str:
+    """The `vgroup-port` value: `<group id>:<Service port>` per port, comma-separated, no spaces (CCM neither
+    trims nor checks the id's prefix; clbv1/listeners.go:740-753, nlbv2/listeners.go:62-75)."""
+    return ",".join(f"{group}:{port}" for group, port in bindings)
+
+
 def service_annotations(service: Service, pools: Iterable[NodePool]) -> dict[str, str]:
-    """All annotations of the Kubernetes Service; `pools` are the stack's node pools."""
+    """All annotations of the Kubernetes Service; `pools` are the stack's node pools.
+
+    Under `user` for NLB and CLB, the binding to Pulumi's load balancer (`loadbalancer-id`, `vgroup-port`) names
+    ids Pulumi learns when it creates them: the Service component adds it."""
     lb = service.load_balancer
     # The address is filled in by a controller, not by this program: do not hold `pulumi up` for it.
     out = {SKIP_AWAIT: "true"}
     if lb.management == "pulumi":  # no controller reads anything else
         if service.topology:
             out[TOPOLOGY_KEYS] = TOPOLOGY_NODEPOOL
+        return dict(sorted(out.items()))
+    if lb.ccm_binds:
+        # Nothing that shapes the load balancer: on a reused one CCM applies every LB annotation that is set
+        # (zone-maps, address-type, security groups, name, spec, bandwidth, ...), and `additional-resource-tags`
+        # would strip every tag Pulumi set (ccm.md section 1). Listener annotations are ignored without
+        # `force-override-listeners`, which is never set: it would make CCM take over Pulumi's listeners (section 2).
+        if lb.type == "nlb":
+            out |= _bound_nlb(lb)
         return dict(sorted(out.items()))
     if lb.type == "elb":
         out |= _elb(service)

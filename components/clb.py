@@ -4,6 +4,9 @@ Per Service port a VServerGroup, a listener on the NodePort, and a BackendSync t
 nodes: under `Cluster` every node of the cloud pools (for edge pods, the cloud nodes forward over
 Express Connect: the loader allows only `Cluster` then), under `Local` the nodes running a pod,
 weighted by their pod count.
+
+Under `management: user` the same CLB, groups and listeners, but no BackendSync: the Service binds the
+groups (`vgroup-port`) and CCM keeps their backends (components/annotations.py).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi_alicloud import slb
 
+from components.annotations import vgroup_port
 from components.listeners import ESTABLISHED_TIMEOUT_DEFAULT, LOCAL_HEALTH_PATH, SCHEDULER_DEFAULT
 from reconciler.provider import BackendSync
 from stacks.model import HealthCheck, NodePool, Service
-from stacks.naming import cloud_zones, listener_name, nlb_name, region_of_zone
+from stacks.naming import cloud_zones, listener_name, nlb_name, nlb_server_group_name, region_of_zone
 
 # "As of June 1, 2025, pay-by-specification CLB instances are no longer available for purchase"; a
 # pay-as-you-go CLB is metered by LCU (CreateLoadBalancer, SLB 2014-05-15). No spec, then.
@@ -42,6 +46,8 @@ class ClbExposureArgs:
     after: Sequence[pulumi.Resource] = ()
     # The alicloud provider of the cluster's region (components/providers.py).
     provider: Optional[pulumi.ProviderResource] = None
+    # CCM keeps the groups' backends (`management: user`): no BackendSync.
+    bound_by_ccm: bool = False
 
 
 class ClbExposure(pulumi.ComponentResource):
@@ -68,13 +74,19 @@ class ClbExposure(pulumi.ComponentResource):
         hc = lb.health_check or HealthCheck()
         local = svc.external_traffic_policy == "Local"
         pools = backend_pools(args.matched_pools, args.node_pools)
-        self.listeners, self.syncs = [], []
+        self.listeners, self.syncs, self.groups = [], [], []
         for index, port in enumerate(svc.ports):
             protocol = port.listener_protocol
             key = f"{protocol}-{port.port}"
             mark = listener_name(port.port, svc.name, svc.namespace, args.cluster_id)
-            group = slb.ServerGroup(f"{name}/server-group/{key}", load_balancer_id=self.load_balancer.id, name=mark,
-                                    opts=child)
+            # CCM takes a VServerGroup named `k8s/<port>/<svc>/<ns>/<cluster>` for one it created, refuses to bind
+            # it and drops that error (clbv1/vgroups.go:499-518, 76-86; pkg/model/load_balancer.go:329-341): the
+            # port silently gets no backends. A bound group is named without `/`.
+            group_name = (nlb_server_group_name(port.port, svc.name, svc.namespace, args.cluster_id)
+                          if args.bound_by_ccm else mark)
+            group = slb.ServerGroup(f"{name}/server-group/{key}", load_balancer_id=self.load_balancer.id,
+                                    name=group_name, opts=child)
+            self.groups.append((port.port, group))
             node_port = (args.node_ports.apply(lambda ports, i=index: ports[i] if ports else None)
                          if args.node_ports is not None else None)
             check: dict[str, Any] = {"healthy_threshold": hc.healthy_threshold,
@@ -95,12 +107,18 @@ class ClbExposure(pulumi.ComponentResource):
                 server_certificate_id=port.certificate_id, description=mark, **check,
                 # A new NodePort (backendPort, force-new) means a new listener on the same frontend port.
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True)))
+            if args.bound_by_ccm:
+                continue
             self.syncs.append(BackendSync(
                 f"{name}/backends/{key}", kind="clb", group_id=group.id, namespace=svc.namespace, service=svc.name,
                 mode="local" if local else "cluster", pools=pools, port=node_port if node_port is not None else 0,
                 server_type="ecs", port_name=port.name, region_id=region, drain_seconds=lb.drain_seconds,
+                ingress=[{"ip": self.load_balancer.address}],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[group, *args.after])))
         self.lb_id = self.load_balancer.id
         self.address = self.load_balancer.address
         self.listener_ports = [f"{p.listener_protocol}:{p.port}" for p in svc.ports]
+        # What a Service binds for CCM: each Service port's group (components/annotations.py).
+        self.vgroup_port = pulumi.Output.all(*[g.id for _, g in self.groups]).apply(
+            lambda ids: vgroup_port(zip(ids, [port for port, _ in self.groups], strict=True)))
         self.register_outputs({"lbId": self.lb_id, "address": self.address, "listeners": self.listener_ports})

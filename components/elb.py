@@ -110,6 +110,7 @@ class RegionalElb(pulumi.ComponentResource):
                 f"{name}/backends", kind="ens", group_id=self.load_balancer.id, namespace=svc.namespace,
                 service=svc.name, mode="local" if svc.external_traffic_policy == "Local" else "cluster",
                 pools=[pool.id], port_name=svc.ports[0].name, drain_seconds=svc.load_balancer.drain_seconds,
+                ingress=[{"ip": self.address_lookup.ipAddress}],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.listeners, *args.after]))
         self.elb_id = self.load_balancer.id
         self.address = self.address_lookup.ipAddress

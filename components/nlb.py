@@ -4,6 +4,9 @@ The documentation's recommended path for hybrid cloud/edge pods (Terway Edge, Ex
 loader enforces both). One NLB with a zone mapping per cloud zone; per Service port an `Ip` server
 group, a listener, and a BackendSync that registers every ready pod IP on its target port, pods of
 cloud and edge pools alike. With `serverGroupType: Instance`, nodes (ECS) on the NodePort instead.
+
+Under `management: user` the same NLB, groups and listeners, but no BackendSync: the Service binds the
+groups (`vgroup-port`) and CCM keeps their servers (components/annotations.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi_alicloud import nlb
 
+from components.annotations import vgroup_port
 from reconciler.provider import BackendSync
 from stacks.model import HealthCheck, NodePool, Service
 from stacks.naming import cloud_zones, listener_name, nlb_name, nlb_server_group_name, region_of_zone
@@ -35,6 +39,8 @@ class NlbExposureArgs:
     after: Sequence[pulumi.Resource] = ()
     # The alicloud provider of the cluster's region (components/providers.py).
     provider: Optional[pulumi.ProviderResource] = None
+    # CCM keeps the groups' servers (`management: user`): no BackendSync.
+    bound_by_ccm: bool = False
 
 
 class NlbExposure(pulumi.ComponentResource):
@@ -61,9 +67,11 @@ class NlbExposure(pulumi.ComponentResource):
         ip_mode = lb.server_group_type == "Ip"
         hc = lb.health_check or HealthCheck()
         drain = max(DRAIN_RANGE[0], min(DRAIN_RANGE[1], lb.drain_seconds))
-        self.listeners, self.syncs = [], []
+        self.listeners, self.syncs, self.groups = [], [], []
         for index, port in enumerate(svc.ports):
             key = f"{port.protocol.lower()}-{port.port}"
+            # Never CCM's own name (`k8s.<port>.<protocol>.<svc>.<ns>.<cluster>`, six parts): CCM refuses to bind
+            # a group so named (nlbv2/server_groups.go:552-572; pkg/model/nlb/nlb.go:395-411).
             group = nlb.ServerGroup(
                 f"{name}/server-group/{key}",
                 server_group_name=nlb_server_group_name(port.port, svc.name, svc.namespace, args.cluster_id),
@@ -76,10 +84,13 @@ class NlbExposure(pulumi.ComponentResource):
                     healthy_threshold=hc.healthy_threshold, unhealthy_threshold=hc.unhealthy_threshold,
                     health_check_interval=hc.interval, health_check_connect_timeout=hc.connect_timeout),
                 opts=child)
+            self.groups.append((port.port, group))
             self.listeners.append(nlb.Listener(
                 f"{name}/listener/{key}", load_balancer_id=self.load_balancer.id, server_group_id=group.id,
                 listener_port=port.port, listener_protocol=port.protocol,
                 listener_description=listener_name(port.port, svc.name, svc.namespace, args.cluster_id), opts=child))
+            if args.bound_by_ccm:
+                continue
             target = port.target_port if isinstance(port.target_port, int) else (port.port if port.target_port is None else 0)
             node_port = (args.node_ports.apply(lambda ports, i=index: ports[i] if ports else None)
                          if args.node_ports is not None else 0)
@@ -88,9 +99,12 @@ class NlbExposure(pulumi.ComponentResource):
                 mode="ip" if ip_mode else ("local" if svc.external_traffic_policy == "Local" else "cluster"),
                 pools=[p.id for p in args.matched_pools], port=target if ip_mode else node_port,
                 server_type="Ip" if ip_mode else "Ecs", port_name=port.name, region_id=region,
-                drain_seconds=lb.drain_seconds,
+                drain_seconds=lb.drain_seconds, ingress=[{"hostname": self.load_balancer.dns_name}],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[group, *args.after])))
         self.lb_id = self.load_balancer.id
         self.address = self.load_balancer.dns_name
         self.listener_ports = [f"{p.protocol.lower()}:{p.port}" for p in svc.ports]
+        # What a Service binds for CCM: each Service port's group (components/annotations.py).
+        self.vgroup_port = pulumi.Output.all(*[g.id for _, g in self.groups]).apply(
+            lambda ids: vgroup_port(zip(ids, [port for port, _ in self.groups], strict=True)))
         self.register_outputs({"lbId": self.lb_id, "address": self.address, "listeners": self.listener_ports})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence, Union
 
+from components.annotations import LOADBALANCER_ID
 from plan.document import notes
 from plan.offline import UNKNOWN, Registration
 
@@ -52,8 +53,11 @@ def _service(r: Registration) -> list[Item]:
     ports = ", ".join(f"{p.get('name') or '-'} {p.get('port')}/{p.get('protocol') or 'TCP'}->{p.get('targetPort')}"
                       + (f" (nodePort {p['nodePort']})" if p.get("nodePort") else "") for p in spec.get("ports") or [])
     cls = spec.get("loadBalancerClass")
+    # Bound to a CLB Pulumi builds (`management: user`), the class-less Service only has CCM fill its groups.
+    ccm = ("fills the groups of the bound CLB" if (meta.get("annotations") or {}).get(LOADBALANCER_ID)
+           else "builds a CLB")
     head = (f"type={value(spec.get('type'))}, loadBalancerClass="
-            f"{value(cls) if cls else 'null (the cloud-controller-manager builds a CLB)'}, "
+            f"{value(cls) if cls else f'null (the cloud-controller-manager {ccm})'}, "
             f"externalTrafficPolicy={value(spec.get('externalTrafficPolicy'))}")
     return [head, f"ports: {ports}", *_map("annotations", meta.get("annotations")), *flags(r)]
 

@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 from components.cluster_patch import IDENTITY as PATCH_IDENTITY
 from components.ens_listener import REPLACE_ON as ENS_LISTENER_REPLACE_ON
-from contracts import covers
+from contracts import covers, key_path
 from contracts.registry import CONTRACTS
 from plan.offline import UNKNOWN, Registration, Run
 from reconciler.provider import REPLACE_ON as BACKEND_SYNC_REPLACE_ON
@@ -67,10 +67,10 @@ def path_text(segments: tuple[Segment, ...]) -> str:
 
 
 def _contract_path(segments: tuple[Segment, ...]) -> str:
-    # The `a.b[0]` form contracts/ and replaceOnChanges patterns are matched against.
+    # The `a.b[0]` / `a["b.c"]` form contracts/ and replaceOnChanges patterns are matched against.
     out = ""
     for s in segments:
-        out += f"[{s}]" if isinstance(s, int) else (f".{s}" if out else str(s))
+        out = f"{out}[{s}]" if isinstance(s, int) else key_path(out, str(s))
     return out
 
 

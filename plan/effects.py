@@ -32,8 +32,12 @@ BACKENDS = f"{FACTS} externalTrafficPolicy: Local registers nodes with pods, Clu
 EIP_FORCE_NEW = (f"{FACTS} names only the bandwidth as changeable in place; ENS EIP isp and internetChargeType "
                  "are force-new (contracts/alicloud_ens.py)")
 CCM_BUILDS = "README 'What each mode does': CCM builds the NLB or CLB from the Service's ports and annotations"
-NAMES = {"ecm": "ECM", "user": "ECM", "nlb": "CCM", "clb": "CCM"}
-LB_KIND = {"nlb": "NLB", "clb": "CLB"}
+CCM_BINDS = ("README 'What each mode does': under `user` CCM fills the server groups the Service binds "
+             "(`vgroup-port`), and never deletes the load balancer, its listeners or the groups")
+NAMES = {"ecm": "ECM", "user": "ECM", "nlb": "CCM", "clb": "CCM", "nlb-user": "CCM", "clb-user": "CCM"}
+LB_KIND = {"nlb": "NLB", "clb": "CLB", "nlb-user": "NLB", "clb-user": "CLB"}
+# NLB and CLB that Pulumi builds and the Service binds for CCM (`management: user`): CCM keeps the backends only.
+BOUND = ("nlb-user", "clb-user")
 # What ECM does without the annotation (FACTS.md §1, documented ELB annotation defaults).
 ECM_DEFAULTS = {ann.LB + "spec": "elb.s2.small"}
 LISTENER_KEYS = ("scheduler", "persistence-timeout", "established-timeout", "healthy-threshold",
@@ -69,7 +73,7 @@ class _Side:
     """One side (before or after) of an exposed Service, as the controllers read it."""
 
     key: str
-    mode: Optional[str]  # ecm | user | nlb | clb, None when no controller of ours builds it
+    mode: Optional[str]  # ecm | user | nlb | clb | nlb-user | clb-user, None when no controller serves it
     annotations: dict[str, Any]
     ports: list[dict[str, Any]]
     policy: Optional[str]
@@ -85,9 +89,10 @@ def _mode(service: Registration) -> Optional[str]:
     cls = spec.get("loadBalancerClass")
     if cls == ann.ELB_CLASS:
         return "user" if annotations.get(ann.MANAGED_BY_USER) == "true" else "ecm"
+    bound = "-user" if annotations.get(ann.LOADBALANCER_ID) else ""
     if cls == ann.NLB_CLASS:
-        return "nlb"
-    return "clb" if not cls else None
+        return "nlb" + bound
+    return "clb" + bound if not cls else None
 
 
 def _side(service: Registration, regs: dict[str, Registration]) -> _Side:
@@ -112,7 +117,7 @@ def _patch_annotations(regs: dict[str, Registration], name: str) -> dict[str, An
 
 
 def _where(side: _Side, pools: list[str]) -> str:
-    if side.mode in ("nlb", "clb"):
+    if side.mode in LB_KIND:
         return f"on the {LB_KIND[side.mode]}"
     return f"on {len(pools)} ELB{'s' if len(pools) != 1 else ''} (pools {_pools(pools)})"
 
@@ -204,6 +209,9 @@ def _built(side: _Side) -> Effect:
         return Effect("ECM", side.key, "keep-listeners", f"ECM keeps the listeners {ports} and the backends of the "
                       f"self-managed ELBs ({bound})", tuple(pools), SELF_MANAGED)
     kind = LB_KIND[side.mode or "clb"]
+    if side.mode in BOUND:
+        return Effect("CCM", side.key, "keep-backends", f"CCM keeps the backends of the {kind}'s server groups "
+                      f"(ports {ports}); the {kind}, its listeners and groups are Pulumi's", (), CCM_BINDS)
     return Effect("CCM", side.key, "create-lb", f"CCM creates a{'n' if kind == 'NLB' else ''} {kind} with "
                   f"listeners {ports}", (), CCM_BUILDS)
 
@@ -218,6 +226,10 @@ def _dropped(side: _Side, why: str) -> tuple[list[Effect], list[AddressChange]]:
         return [Effect("ECM", side.key, "release-binding", f"{why}: ECM stops keeping listeners and backends; the "
                        "self-managed ELBs and EIPs stay", tuple(pools), SELF_MANAGED)], []
     kind = LB_KIND[side.mode or "clb"]
+    if side.mode in BOUND:
+        return [Effect("CCM", side.key, "release-binding", f"{why}: CCM removes its backends from the {kind}'s "
+                       f"server groups and deletes nothing (the {kind}, its listeners and groups are Pulumi's)",
+                       (), CCM_BINDS)], []
     return ([Effect("CCM", side.key, "delete-lb", f"{why}: CCM deletes the {kind} it built: its address is lost",
                     (), CCM_BUILDS)],
             [AddressChange(kind, f"CCM deletes the {kind} of {side.key}: its address is released",
@@ -297,7 +309,16 @@ def _service_effects(d: ResourceDiff, old_regs: dict, new_regs: dict) -> tuple[l
             effects.append(Effect("ECM", new.key, "replace-elb", f"ECM replaces the ELB of {pool}: its ENS placement "
                                   f"changes ({said})", (pool,), ELB_REPLACED))
     target = stayed if new.mode in ("ecm", "user") else []
-    if new.mode in ("nlb", "clb") or target:
+    if new.mode in BOUND:  # Pulumi's listeners and groups are in the plan itself: CCM only fills the groups
+        groups = leaf_changes(old.annotations.get(ann.VGROUP_PORT, ABSENT), new.annotations.get(ann.VGROUP_PORT, ABSENT))
+        if groups:
+            effects.append(Effect("CCM", new.key, "rebind", f"CCM fills the server groups the Service now binds "
+                                  f"({_js(groups[0].new)}); a group no longer bound keeps CCM's backends until "
+                                  "it is deleted", (), CCM_BINDS))
+        if old.policy != new.policy:
+            effects.append(Effect("CCM", new.key, "backends", f"CCM re-registers the backends {_where(new, [])}: "
+                                  f"externalTrafficPolicy {_js(old.policy)} -> {_js(new.policy)}", (), BACKENDS))
+    elif new.mode in ("nlb", "clb") or target:
         effects += _listener_effects(old, new, target)
         more, found = _annotation_effects(old, new, target)
         effects, addresses = effects + more, addresses + found

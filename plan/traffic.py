@@ -125,9 +125,11 @@ class _Builder:
         spec, meta = k8s.inputs.get("spec", {}), k8s.inputs.get("metadata", {})
         annotations = meta.get("annotations") or {}
         cls = spec.get("loadBalancerClass")
+        kinds = sorted({EXPOSURES[c.type] for c in children if c.type in EXPOSURES})
         if cls == ann.PULUMI_CLASS:
-            kinds = sorted({EXPOSURES[c.type] for c in children if c.type in EXPOSURES})
             lb_type, management = (kinds[0] if kinds else "elb"), "pulumi"
+        elif kinds and annotations.get(ann.LOADBALANCER_ID):  # Pulumi's NLB or CLB, bound for CCM to fill
+            lb_type, management = kinds[0], "user"
         elif cls == ann.ELB_CLASS:
             lb_type, management = "elb", "user" if annotations.get(ann.MANAGED_BY_USER) == "true" else "ecm"
         else:
@@ -255,8 +257,10 @@ class _Builder:
             f"{component.name}/address", f"{kind} address{' · ' + address_type if address_type else ''}", ADDRESS,
             region, (*rank, ADDRESS), backing=(lb.name,)), CLIENT)
         where = f"<br/>zones {', '.join(zones)}" if zones else ""
+        bound = svc.management == "user"  # CCM fills the groups the Service binds
+        by = f"{kind}, listeners, groups by Pulumi; backends by CCM" if bound else f"{kind}, listeners, backends by Pulumi"
         node = self.topology.add(Node(
-            lb.name, f"{kind}<br/>{svc.tag}{where}<br/>{kind}, listeners, backends by Pulumi", LOAD_BALANCER, region,
+            lb.name, f"{kind}<br/>{svc.tag}{where}<br/>{by}", LOAD_BALANCER, region,
             (*rank, LOAD_BALANCER), backing=(lb.name,)), address)
         for key, listener in sorted(parts.items()):
             if not key.startswith("listener/"):
@@ -265,11 +269,20 @@ class _Builder:
             group, sync = parts.get(f"server-group/{suffix}"), parts.get(f"backends/{suffix}")
             port = listener.inputs.get("listenerPort", listener.inputs.get("frontendPort"))
             protocol = str(listener.inputs.get("listenerProtocol") or listener.inputs.get("protocol") or "").lower()
-            ip_mode = sync is not None and sync.inputs.get("mode") == "ip"
-            target = (f"pod port {sync.inputs.get('port')}" if ip_mode
-                      else _node_port(svc.port(port), listener.inputs.get("backendPort")))
+            ip_mode = (sync is not None and sync.inputs.get("mode") == "ip") or (
+                bound and group is not None and group.inputs.get("serverGroupType") == "Ip")
+            target = (f"pod port {sync.inputs.get('port') if sync is not None else _target(svc.port(port))}"
+                      if ip_mode else _node_port(svc.port(port), listener.inputs.get("backendPort")))
             step = self.topology.add(Node(listener.name, f"{protocol}:{port} → {target}", LISTENER, region,
                                           (*rank, LISTENER, port), backing=(listener.name,)), node)
+            if bound and group is not None:
+                what = (f"pods by IP, port {_target(svc.port(port))}" if ip_mode
+                        else _nodes_phrase(svc.policy, self.configured_pools(svc), cloud=svc.lb_type == "clb"))
+                group_kind = (f"{group.inputs.get('serverGroupType', '')} server group".strip() if svc.lb_type == "nlb"
+                              else "VServerGroup")
+                self.topology.add(Node(group.name, f"{group_kind}<br/>{what}<br/>kept by CCM", BACKENDS, region,
+                                       (*rank, BACKENDS, port), backing=(group.name, svc.service.name)), step)
+                continue
             if sync is None:
                 continue
             pools = sync.inputs.get("pools") or []

@@ -112,7 +112,12 @@ def nlb_name(service: str, namespace: str, cluster: str) -> str:
 
 
 def nlb_server_group_name(port: int, service: str, namespace: str, cluster: str) -> str:
-    """The NLB server group of one Service port: `k8s.<port>.<svc>.<ns>.<cluster>` (no `/` either)."""
+    """The NLB server group of one Service port: `k8s.<port>.<svc>.<ns>.<cluster>` (no `/` either).
+
+    Also the name of a CLB VServerGroup that CCM fills (`management: user`). Five `.` parts: CCM binds a group
+    only if its name does not parse as one it made itself, `k8s/<port>/<svc>/<ns>/<cluster>` (CLB) or
+    `k8s.<port>.<protocol>.<svc>.<ns>.<cluster>` (NLB) (pkg/model/load_balancer.go:329-341,
+    pkg/model/nlb/nlb.go:395-411)."""
     return f"k8s.{port}.{service}.{namespace}.{cluster}"
 
 
@@ -128,13 +133,14 @@ def cloud_names(service: Service, pools: Iterable[NodePool], cluster: str) -> It
         if lb.management == "pulumi":
             for port in ports:
                 yield names.ENS_LISTENER_DESCRIPTION, listener_name(port, svc, ns, cluster)
-    elif lb.management == "pulumi" and lb.type == "nlb":
+    elif lb.pulumi_listeners and lb.type == "nlb":
         yield names.NLB_NAME, nlb_name(svc, ns, cluster)
         for port in ports:
             yield names.NLB_SERVER_GROUP_NAME, nlb_server_group_name(port, svc, ns, cluster)
             yield names.NLB_LISTENER_DESCRIPTION, listener_name(port, svc, ns, cluster)
-    elif lb.management == "pulumi" and lb.type == "clb":
+    elif lb.pulumi_listeners and lb.type == "clb":
         yield names.CLB_NAME, nlb_name(svc, ns, cluster)
+        group = nlb_server_group_name if lb.ccm_binds else listener_name
         for port in ports:
-            yield names.CLB_VSERVER_GROUP_NAME, listener_name(port, svc, ns, cluster)
+            yield names.CLB_VSERVER_GROUP_NAME, group(port, svc, ns, cluster)
             yield names.CLB_LISTENER_DESCRIPTION, listener_name(port, svc, ns, cluster)

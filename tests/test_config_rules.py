@@ -438,15 +438,48 @@ def nlb_with_ecm(raw):
     lb(raw)["type"] = "nlb"
 
 
-@case("management_fits_type", "services[0].loadBalancer.management", "user", "ccm", message_word="does not exist")
-def clb_with_user(raw):
+@case("management_fits_type", "services[0].loadBalancer.management", "ecm", "user", message_word="does not exist")
+def clb_with_ecm(raw):
     svc(raw)["externalTrafficPolicy"] = "Cluster"
-    lb(raw).update(type="clb", management="user")
+    lb(raw).update(type="clb", management="ecm")
 
 
 @case("management_fits_type", "services[0].loadBalancer.management", "ccm", "ecm", message_word="does not exist")
 def elb_with_ccm(raw):
     lb(raw)["management"] = "ccm"
+
+
+# NLB and CLB under `management: user`: CCM fills the server groups Pulumi created (stacks/rules/binding.py)
+
+@case("bound_ports_have_their_own_numbers", "services[0].ports[1].port", 80, "own number", message_word="UDP")
+def nlb_user_tcp_and_udp_on_one_number(raw):
+    raw["cluster"]["ccmVersion"] = "v2.14.0"
+    svc(raw)["ports"].append({"name": "quic", "port": 80, "protocol": "UDP"})
+    lb(raw).update(type="nlb", management="user")
+
+
+@case("bound_ports_have_their_own_numbers", "services[0].ports[1].port", 53, "management: pulumi",
+      message_word="vgroup-port")
+def clb_user_tcp_and_udp_on_one_number(raw):
+    svc(raw).update(externalTrafficPolicy="Cluster", ports=[{"name": "dns-tcp", "port": 53},
+                                                            {"name": "dns", "port": 53, "protocol": "UDP"}])
+    lb(raw).update(type="clb", management="user")
+
+
+@case("ccm_version_binds_nlb_groups", "cluster.ccmVersion", None, "ccmVersion", message_word="not given")
+def nlb_user_without_ccm_version(raw):
+    lb(raw).update(type="nlb", management="user")
+
+
+@case("ccm_version_binds_nlb_groups", "cluster.ccmVersion", "v2.8.0", "upgrade", message_word="v2.9.1")
+def nlb_user_with_ccm_before_nlb_binding(raw):
+    raw["cluster"]["ccmVersion"] = "v2.8.0"
+    lb(raw).update(type="nlb", management="user")
+
+
+@case("adoption_fits_mode", "services[0].loadBalancer.adopt", ["lb"], "management: user", message_word="imported")
+def adopted_nlb_under_ccm(raw):
+    lb(raw).update(type="nlb", management="ccm", adopt={"lb": {"loadBalancerId": "nlb-live1"}})
 
 
 @case("adoption_fits_mode", "services[0].loadBalancer.adopt.np-hefei.eipId", None, "eipId", message_word="address")
@@ -785,6 +818,76 @@ def shared_elb_listener_collision(raw):
     _shared(raw, "web-b", 80)
 
 
+# the in-cluster controller (stacks/rules/controller.py; more in tests/test_controller_config.py)
+
+def _controller(raw, **overrides):
+    raw["controller"] = {"enabled": True, "image": "registry.example.com/ack-edge-lb/controller:1.4.0",
+                         "credentials": {"rrsa": {"roleName": "ack-edge-lb-controller"}}, **overrides}
+    return raw["controller"]
+
+
+@case("controller_is_complete", "controller.image", None, "image workflow")
+def controller_without_image(raw):
+    del _controller(raw)["image"]
+
+
+@case("controller_is_complete", "controller.image", "registry.example.com/ack-edge-lb/controller:latest",
+      "commit SHA", message_word="latest")
+def controller_image_latest(raw):
+    _controller(raw, image="registry.example.com/ack-edge-lb/controller:latest")
+
+
+@case("controller_is_complete", "controller.image", "registry.example.com/ack-edge-lb/controller", "tag",
+      message_word="no tag")
+def controller_image_untagged(raw):
+    _controller(raw, image="registry.example.com/ack-edge-lb/controller")
+
+
+@case("controller_is_complete", "controller.image", "registry.example.com/ACK/Controller:1.0", "reference",
+      message_word="not an image reference")
+def controller_image_not_a_reference(raw):
+    _controller(raw, image="registry.example.com/ACK/Controller:1.0")
+
+
+@case("controller_is_complete", "controller.credentials", None, "rrsa")
+def controller_without_credentials(raw):
+    del _controller(raw)["credentials"]
+
+
+@case("controller_is_complete", "controller.credentials",
+      {"rrsa": {"roleName": "ack-edge-lb-controller"}, "secret": True}, "keep one")
+def controller_with_both_credentials(raw):
+    _controller(raw)["credentials"]["secret"] = True
+
+
+@case("controller_is_complete", "controller.credentials.rrsa.roleName", "acs:ram::1234567890:role/ack-edge-lb",
+      "not its ARN")
+def controller_role_arn_for_name(raw):
+    _controller(raw)["credentials"]["rrsa"]["roleName"] = "acs:ram::1234567890:role/ack-edge-lb"
+
+
+@case("controller_rate_limits_fit_the_quotas", 'controller.rateLimits["nlb.server"]', 100, "nlb.servers")
+def controller_rate_limit_unknown_family(raw):
+    _controller(raw, rateLimits={"nlb.server": 100})
+
+
+@case("controller_rate_limits_fit_the_quotas", 'controller.rateLimits["nlb.servers"]', 500, "at most 200",
+      message_word="quota")
+def controller_rate_limit_over_quota(raw):
+    _controller(raw, rateLimits={"nlb.servers": 500})
+
+
+@case("controller_resources_are_quantities", "controller.resources.requests.cpu", "lots", "50m")
+def controller_cpu_not_a_quantity(raw):
+    _controller(raw, resources={"requests": {"cpu": "lots"}})
+
+
+@case("controller_resources_are_quantities", "controller.resources.requests.memory", "512Mi", "lower",
+      message_word="above the limit")
+def controller_request_above_limit(raw):
+    _controller(raw, resources={"requests": {"memory": "512Mi"}, "limits": {"memory": "256Mi"}})
+
+
 @pytest.mark.parametrize("rule, mutate, path, value, fix_word, message_word, also", RULE_CASES)
 def test_rule(config, load, rule, mutate, path, value, fix_word, message_word, also):
     mutate(config)
@@ -802,7 +905,9 @@ def test_every_rule_has_cases():
     assert covered == {fn.__name__ for fn in rules.RULES}
     # The warnings have their own tests below.
     assert {fn.__name__ for fn in rules.WARNINGS} == {"cluster_policy_fills_backend_quota",
-                                                     "ecm_deletes_on_selection_change"}
+                                                     "ecm_deletes_on_selection_change",
+                                                     "controller_single_replica_blocks_drains",
+                                                     "controller_has_work"}
 
 
 # --- the documented rules, spelled out ------------------------------------------------------------
@@ -981,7 +1086,7 @@ def test_same_port_with_other_protocol_is_valid(config, load):
     load(config)
 
 
-@pytest.mark.parametrize("lb_type, management", [("nlb", "ecm"), ("nlb", "user"), ("clb", "ecm"), ("elb", "ccm")])
+@pytest.mark.parametrize("lb_type, management", [("nlb", "ecm"), ("clb", "ecm"), ("elb", "ccm")])
 def test_management_not_valid_for_type(config, load, lb_type, management):
     config["services"][0]["externalTrafficPolicy"] = "Cluster"
     lb(config).update(type=lb_type, management=management)
@@ -1002,6 +1107,69 @@ def test_pulumi_owned_nlb_and_clb_are_supported(config, load, lb_type):
     config["nodePools"][2]["labels"] = {"tier": "web"}
     lb(config).update(type=lb_type, management="pulumi")
     assert load(config).config.services[0].load_balancer.management == "pulumi"
+
+
+@pytest.mark.parametrize("lb_type", ["nlb", "clb"])
+def test_user_managed_nlb_and_clb_take_listeners_and_adoption(config, load, lb_type):
+    """Pulumi builds the load balancer and its listeners under `user` too: listener settings and `adopt` apply."""
+    config["services"][0].update(externalTrafficPolicy="Cluster", nodePoolSelector={"tier": "web"})
+    config["nodePools"][2]["labels"] = {"tier": "web"}
+    listener = "tcp" if lb_type == "nlb" else "https"
+    config["services"][0]["ports"][0] |= {"listener": listener, **({"certificateId": "cert-1"} if lb_type == "clb" else {})}
+    config["cluster"]["ccmVersion"] = "v2.14.0"
+    lb(config).update(type=lb_type, management="user",
+                      adopt={"lb": {"loadBalancerId": "nlb-live1" if lb_type == "nlb" else "lb-live1"}})
+    lb_config = load(config).config.services[0].load_balancer
+    assert lb_config.ccm_binds and lb_config.pulumi_listeners
+
+
+@pytest.mark.parametrize("lb_type", ["nlb", "clb"])
+def test_user_managed_ports_may_share_a_number_only_under_pulumi(config, load, lb_type):
+    config["services"][0].update(externalTrafficPolicy="Cluster", nodePoolSelector={"tier": "web"},
+                                 ports=[{"name": "dns-tcp", "port": 53}, {"name": "dns", "port": 53, "protocol": "UDP"}])
+    config["nodePools"][2]["labels"] = {"tier": "web"}
+    config["cluster"]["ccmVersion"] = "2.9.1"
+    lb(config).update(type=lb_type, management="pulumi")
+    load(config)  # one group per port, each filled by its own BackendSync
+    lb(config)["management"] = "user"
+    problem = problem_at(errors_of(load, config), "services[0].ports[1].port")
+    assert_problem(problem, 53, "own number")
+
+
+@pytest.mark.parametrize("mutate, path", [
+    # The rules of every NLB and CLB mode hold when CCM fills Pulumi's groups.
+    (lambda c: c["cluster"].update(network="flannel-vxlan"), "cluster.network"),
+    (lambda c: c["cluster"].update(expressConnect=False), "cluster.expressConnect"),
+    (lambda c: lb(c).update(serverGroupType="Instance"), "services[0].loadBalancer.serverGroupType"),
+])
+def test_user_managed_nlb_keeps_the_backend_rules(config, load, mutate, path):
+    config["cluster"]["ccmVersion"] = "v2.14.0"
+    lb(config).update(type="nlb", management="user")
+    load(config)  # IP backends of the ENS pools' pods: Terway Edge and Express Connect are there
+    mutate(config)
+    assert [p.path for p in errors_of(load, config)] == [path]
+
+
+@pytest.mark.parametrize("version", ["2.9.1", "v2.9.1", "2.10", "v2.14.0", "3"])
+def test_ccm_versions_that_bind_nlb_groups(config, load, version):
+    config["cluster"]["ccmVersion"] = version
+    lb(config).update(type="nlb", management="user")
+    load(config)
+
+
+def test_clb_binding_and_other_nlb_modes_need_no_ccm_version(config, load):
+    config["services"][0]["externalTrafficPolicy"] = "Cluster"
+    for lb_type, management in (("clb", "user"), ("nlb", "ccm"), ("nlb", "pulumi")):
+        lb(config).update(type=lb_type, management=management)
+        load(config)
+
+
+def test_user_managed_clb_serves_edge_pods_through_cloud_nodes_only_under_cluster(config, load):
+    lb(config).update(type="clb", management="user")
+    problem = problem_at(errors_of(load, config), "services[0].externalTrafficPolicy")
+    assert_problem(problem, "Local", "Cluster")
+    config["services"][0]["externalTrafficPolicy"] = "Cluster"
+    load(config)
 
 
 def test_nlb_has_no_http_listener(config, load):

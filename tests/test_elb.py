@@ -209,8 +209,9 @@ def test_pulumi_mode_syncs_each_elb_s_backends_from_its_pool(owned, plan):
     assert sync.type == BACKEND_SYNC and sync.parent == "default/cube-svc/elb/np-hefei"
     assert {k: v for k, v in sync.inputs.items() if k not in ("groupId", "__provider")} == {
         "kind": "ens", "namespace": "default", "service": "cube-svc", "mode": "local", "pools": ["np-hefei"],
-        "port": 0, "serverType": "ens", "portName": "http", "drainSeconds": 30}
-    assert sync.inputs["groupId"] == "(known after apply)"  # the ELB's id
+        "port": 0, "serverType": "ens", "portName": "http", "drainSeconds": 30,
+        "ingress": [{"ip": "(known after apply)"}], "controller": False, "waitSeconds": 300}
+    assert sync.inputs["groupId"] == "(known after apply)"  # the ELB's id; the address is the EIP's
 
 
 def test_user_mode_leaves_backends_to_ecm(config, plan):

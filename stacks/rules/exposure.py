@@ -115,9 +115,10 @@ def adoption_fits_mode(cfg: StackConfig) -> Iterator[Problem]:
         if not lb.adopt:
             continue
         at = f"{lb_path(i)}.adopt"
-        if lb.management != "pulumi":
+        if not lb.pulumi_listeners:  # `pulumi`, and `user` for NLB and CLB: Pulumi owns the load balancer
             yield Problem(at, sorted(lb.adopt), "only Pulumi-owned load balancers are imported",
-                          "set `management: pulumi`, or bind existing ELBs with `management: user` and `elbIds`")
+                          "set `management: pulumi`, or bind existing ELBs with `management: user` and `elbIds`"
+                          if lb.type == "elb" else "set `management: user` (CCM keeps the backends) or `pulumi`")
             continue
         keys = {p.id for p in matched(cfg, svc)} if lb.type == "elb" else {"lb"}
         for key, adopt in sorted(lb.adopt.items()):

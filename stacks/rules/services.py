@@ -43,15 +43,16 @@ def listeners_fit_mode(cfg: StackConfig) -> Iterator[Problem]:
     """Listener protocols and certificates are for the listeners Pulumi creates itself."""
     for i, svc in enumerate(cfg.services):
         lb_type = svc.load_balancer.type
-        owned = svc.load_balancer.management == "pulumi"
+        owned = svc.load_balancer.pulumi_listeners
         for j, port in enumerate(svc.ports):
             at = f"{svc_path(i)}.ports[{j}]"
             if not owned and (port.listener is not None or port.certificate_id is not None):
                 key = "listener" if port.listener is not None else "certificateId"
                 yield Problem(f"{at}.{key}", getattr(port, "listener" if key == "listener" else "certificate_id"),
                               "the controller creates listeners from `protocol` alone; this setting is read only "
-                              "when Pulumi owns the load balancer",
-                              f"remove `{key}`, or set `loadBalancer.management: pulumi`")
+                              "when Pulumi creates the listeners",
+                              f"remove `{key}`, or set `loadBalancer.management: pulumi` (for NLB and CLB also "
+                              "`user`)")
                 continue
             wanted = port.listener_protocol
             if wanted not in LISTENER_PROTOCOLS[lb_type]:
