@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 POLICY_VENV := policy/venv
 POLICY_STAMP := $(POLICY_VENV)/.installed
 
-.PHONY: plan test lint validate reference bench bench-sync preview up clean policy-test
+.PHONY: plan test lint validate reference bench bench-sync preview up image clean policy-test
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-controller.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
@@ -54,6 +54,16 @@ preview up: ## the real Pulumi CLI against the selected stack
 	  echo "Offline, 'make plan STACK=$(STACK)' shows what would be declared."; \
 	  exit 1; }
 	pulumi $@ --stack $(STACK)
+
+# The controller's image, as .github/workflows/image.yml builds it; IMAGE names it (push it yourself, or let the
+# workflow do it). Offline, `make test` lints the Dockerfile (hadolint) and import-checks what it copies.
+IMAGE ?= ack-edge-lb/controller:dev
+image: ## build the in-cluster controller's image with Docker (IMAGE=<registry>/<name>:<tag>)
+	@command -v docker >/dev/null 2>&1 || { \
+	  echo "Docker is not installed, so 'make image' cannot build the controller image."; \
+	  echo "The image workflow (.github/workflows/image.yml) builds and pushes it on pushes to main."; \
+	  exit 1; }
+	docker build --tag $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

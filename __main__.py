@@ -5,6 +5,7 @@ Thin on purpose: load the stack configuration, declare one EdgeService per servi
 
 import pulumi
 
+from components.controller import Controller, ControllerArgs
 from components.edge_service import EdgeService, EdgeServiceArgs
 from components.providers import RegionalProviders
 from stacks.load import load_pulumi_config
@@ -21,6 +22,14 @@ for warning in loaded.warnings:
     pulumi.log.warn(str(warning))
 
 config = loaded.config
+# The in-cluster controller, first: the backend groups it keeps are declared by the services below.
+controller = None
+if config.controller is not None and config.controller.enabled:
+    try:
+        controller = Controller("controller", ControllerArgs(
+            config=config.controller, node_pools=config.node_pools))
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
 # NLBs and CLBs are regional: their resources get a provider for the cluster's region (components/providers.py).
 providers = RegionalProviders()
 exposed = {}
@@ -39,3 +48,5 @@ pulumi.export("externalIp", {key: svc.external_ip for key, svc in exposed.items(
 pulumi.export("externalIps", {key: svc.external_ips for key, svc in exposed.items()})
 pulumi.export("nodePools", {key: svc.pool_ids for key, svc in exposed.items()})
 pulumi.export("loadBalancers", {key: svc.load_balancers for key, svc in exposed.items() if svc.load_balancers})
+if controller is not None:
+    pulumi.export("controllerNamespace", controller.namespace)

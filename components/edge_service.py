@@ -4,6 +4,8 @@ For the controller-managed modes (ELB through ECM, NLB and CLB through CCM) ever
 needs is said in Kubernetes: the Service with its class and annotations, the ENS NodePools' labels
 and annotations that ECM reads, and for self-managed ELBs the PoolService that binds each pool to
 its ELB. The controllers then build the load balancers and write their addresses into the Service.
+Where Pulumi builds an NLB or CLB (`pulumi`; `user`, where the Service binds it for CCM to fill its
+server groups), the exposure component holds it.
 """
 
 from __future__ import annotations
@@ -53,14 +55,19 @@ class EdgeService(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("ack-edge-lb:edge_service:EdgeService", name, None, opts)
         svc = args.service
+        lb = svc.load_balancer
         child = pulumi.ResourceOptions(parent=self)
+        annotations: dict[str, Any] = ann.service_annotations(svc, args.node_pools)
+        binding = _CcmBinding() if lb.ccm_binds else None
+        if binding is not None:
+            annotations = dict(sorted({**annotations, **binding.annotations}.items()))
 
         self.service = k8s.core.v1.Service(
             f"{name}/service",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=svc.name,
                 namespace=svc.namespace,
-                annotations=ann.service_annotations(svc, args.node_pools),
+                annotations=annotations,
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="LoadBalancer",
@@ -79,11 +86,9 @@ class EdgeService(pulumi.ComponentResource):
             # `spec.loadBalancerClass` cannot change once set (Kubernetes API), and pulumi-kubernetes would
             # update it in place ("field is immutable"): switching `type` or `management` replaces the
             # Service, deleting the old one first since both have one name (contracts/kubernetes.py).
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["spec.loadBalancerClass"],
-                                        delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=_replace_on(svc), delete_before_replace=True),
         )
 
-        lb = svc.load_balancer
         controller_elb = lb.type == "elb" and lb.management in ("ecm", "user")
         # Patches are plain dicts, not typed Args: there is one per pool, and at hundreds of pools the
         # typed inputs' translation was most of the program's own cost (bench/plan_scale.py).
@@ -96,10 +101,10 @@ class EdgeService(pulumi.ComponentResource):
         owned = lb.management == "pulumi"
         # What Kubernetes allocates for the Service, which Pulumi-owned listeners forward to.
         node_ports = self.service.spec.apply(lambda s: [_allocated(p.node_port) for p in (s.ports or [])]
-                                             ) if owned else None
+                                             ) if lb.pulumi_listeners else None
         health_port = self.service.spec.apply(
             lambda s: _allocated(s.health_check_node_port) if svc.external_traffic_policy == "Local" else None
-        ) if owned else None
+        ) if lb.pulumi_listeners else None
         # ELBs Pulumi creates: every pool under `pulumi`, the pools without an `elbIds` entry under `user`.
         self.elbs: dict[str, RegionalElb] = {}
         if lb.type == "elb" and lb.management in ("user", "pulumi"):
@@ -114,21 +119,14 @@ class EdgeService(pulumi.ComponentResource):
                 ), opts=child)
         # A Pulumi-owned NLB or CLB: one load balancer for the Service, not one per region.
         self.exposure: Optional[NlbExposure | ClbExposure] = None
-        regional = None
-        if owned and lb.type in ("nlb", "clb"):
-            regional = (args.providers or RegionalProviders()).alicloud(cloud_region(args.node_pools))
-        if owned and lb.type == "nlb":
-            self.exposure = NlbExposure(f"{name}/nlb", NlbExposureArgs(
-                service=svc, cluster_id=args.cluster.id, vpc_id=args.cluster.vpc_id, node_pools=args.node_pools,
-                matched_pools=args.matched_pools, protect=args.protect, node_ports=node_ports, after=[self.service],
-                provider=regional,
-            ), opts=child)
-        elif owned and lb.type == "clb":
-            self.exposure = ClbExposure(f"{name}/clb", ClbExposureArgs(
-                service=svc, cluster_id=args.cluster.id, node_pools=args.node_pools, matched_pools=args.matched_pools,
-                protect=args.protect, node_ports=node_ports, health_check_node_port=health_port, after=[self.service],
-                provider=regional,
-            ), opts=child)
+        try:
+            self.exposure = self._exposure(name, args, node_ports, health_port, child)
+        except BaseException as exc:
+            if binding is not None:  # the Service waits for the binding: fail it, or the program never ends
+                binding.fail(exc)
+            raise
+        if binding is not None:
+            binding.resolve(self.exposure)
         self.pool_service_patches = []
         if lb.type == "elb" and lb.management == "user":
             # ECM creates PoolService `<svc>-<pool>` once the Service exists; the binding waits for it (at most
@@ -176,6 +174,75 @@ class EdgeService(pulumi.ComponentResource):
             "nodePools": self.pool_ids,
             "loadBalancers": self.load_balancers,
         })
+
+    def _exposure(self, name: str, args: EdgeServiceArgs, node_ports: Any, health_port: Any,
+                  child: pulumi.ResourceOptions) -> Optional[NlbExposure | ClbExposure]:
+        """The NLB or CLB Pulumi builds (`pulumi`, and `user` where CCM fills its groups), or None."""
+        svc, lb = args.service, args.service.load_balancer
+        if lb.type not in ("nlb", "clb") or not lb.pulumi_listeners:
+            return None
+        regional = (args.providers or RegionalProviders()).alicloud(cloud_region(args.node_pools))
+        # BackendSync waits for the Service (its endpoints); under `user` CCM keeps the backends, and it is the
+        # Service that depends on the groups, through its binding.
+        after = [] if lb.ccm_binds else [self.service]
+        if lb.type == "nlb":
+            return NlbExposure(f"{name}/nlb", NlbExposureArgs(
+                service=svc, cluster_id=args.cluster.id, vpc_id=args.cluster.vpc_id, node_pools=args.node_pools,
+                matched_pools=args.matched_pools, protect=args.protect, node_ports=node_ports, after=after,
+                provider=regional, bound_by_ccm=lb.ccm_binds,
+            ), opts=child)
+        return ClbExposure(f"{name}/clb", ClbExposureArgs(
+            service=svc, cluster_id=args.cluster.id, node_pools=args.node_pools, matched_pools=args.matched_pools,
+            protect=args.protect, node_ports=node_ports, health_check_node_port=health_port, after=after,
+            provider=regional, bound_by_ccm=lb.ccm_binds,
+        ), opts=child)
+
+
+class _CcmBinding:
+    """What binds a Service to the NLB or CLB Pulumi builds (`management: user`): the load balancer's id and
+    each port's server group, for CCM to fill (ccm.md sections 1 and 3).
+
+    The groups are declared after the Service, since their listeners forward to its NodePorts; the ids reach
+    the annotations through deferred outputs. So the Service depends on the load balancer and the groups and
+    is deleted before them: CCM then drains its backends from groups that still exist. Deleted after a bound
+    NLB group, every reconcile of the Service, its deletion included, fails on the missing group, and CCM's
+    finalizer holds the Service for good (ccm.md section 3, nlbv2/server_groups.go:215-230). pulumi-kubernetes
+    waits for a Service's deletion, finalizers included, whatever `skipAwait` says (pulumi-kubernetes@94977969
+    provider/pkg/metadata/overrides.go:168-209: only legacy workload kinds skip it)."""
+
+    def __init__(self) -> None:
+        self.lb_id, self._resolve_lb = pulumi.deferred_output()
+        self.groups, self._resolve_groups = pulumi.deferred_output()
+
+    @property
+    def annotations(self) -> dict[str, pulumi.Output[str]]:
+        return {ann.LOADBALANCER_ID: self.lb_id, ann.VGROUP_PORT: self.groups}
+
+    def resolve(self, exposure: Optional[NlbExposure | ClbExposure]) -> None:
+        if exposure is None:
+            self.fail(RuntimeError("management: user declares no load balancer to bind"))
+            return
+        self._resolve_lb(exposure.lb_id)
+        self._resolve_groups(exposure.vgroup_port)
+
+    def fail(self, exc: BaseException) -> None:
+        def raise_(_: Any) -> Any:
+            raise exc
+        failed = pulumi.Output.from_input(None).apply(raise_)
+        self._resolve_lb(failed)
+        self._resolve_groups(failed)
+
+
+def _replace_on(svc: Service) -> list[str]:
+    """What replaces the Service (deleting it first) rather than updating it: its class; for NLB and CLB also the
+    load balancer it binds (`loadbalancer-id`). CCM refuses to bind a Service whose status already holds another
+    address, and one that stops binding keeps looking for its old load balancer instead of building one (ccm.md
+    section 1): switching `ccm` and `user`, or binding a new load balancer, needs a new Service. The path is
+    quoted as pulumi-kubernetes writes its detailed diff (provider/pkg/provider/provider.go:3359-3364)."""
+    paths = ["spec.loadBalancerClass"]
+    if svc.load_balancer.type in ("nlb", "clb"):
+        paths.append(f'metadata.annotations["{ann.LOADBALANCER_ID}"]')
+    return paths
 
 
 def _allocated(port: Optional[int]) -> Any:

@@ -126,9 +126,23 @@ def _violation(spec: Input, value: Any) -> Optional[str]:
 
 # --- property paths ---------------------------------------------------------------------------------
 
+# A key the engine writes in brackets and quotes (`metadata.annotations["a.io/b"]`), an index or `*`, or a plain key.
+_SEGMENT = re.compile(r'\["((?:[^"\\]|\\.)*)"\]|\[([^\]]*)\]|([^.\[\]]+)')
+
+
 def _segments(path: str) -> list[str]:
-    """`a.b[0].c` / `a[*].b` -> ['a', 'b', '0', 'c'] / ['a', '*', 'b']."""
-    return [s for s in re.split(r"\.|\[|\]", path) if s != ""]
+    """`a.b[0].c` / `a[*].b` / `a["b.c/d"]` -> ['a', 'b', '0', 'c'] / ['a', '*', 'b'] / ['a', 'b.c/d']."""
+    return [quoted.replace('\\"', '"') if quoted else index or key
+            for quoted, index, key in _SEGMENT.findall(path)]
+
+
+def key_path(at: str, key: str) -> str:
+    """`at` extended by a map key, quoted where the key holds `.`, `"`, `[` or `]` as pulumi-kubernetes writes
+    the paths of its detailed diff, which replaceOnChanges is matched against (provider/pkg/provider/provider.go
+    lines 3359-3364 at pulumi/pulumi-kubernetes@94977969)."""
+    if any(c in key for c in '."[]'):
+        return f'{at}["{key.replace(chr(34), chr(92) + chr(34))}"]'
+    return f"{at}.{key}" if at else key
 
 
 def values_at(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -163,7 +177,7 @@ def changed_paths(old: Any, new: Any, at: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for key in sorted(set(old) | set(new), key=str):
-            out += changed_paths(old.get(key), new.get(key), f"{at}.{key}" if at else str(key))
+            out += changed_paths(old.get(key), new.get(key), key_path(at, str(key)))
         return out
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         out = []

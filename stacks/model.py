@@ -73,6 +73,9 @@ class Cluster(Model):
     ecm_version: Optional[Annotated[str, StringConstraints(pattern=r"^v?\d+(\.\d+){0,2}$")]] = Field(
         None, description="The edge-controller-manager version, as `kubectl -n kube-system get deploy "
                           "edge-controller-manager` shows it; the ECM and user ELB modes need 2.1.0 or later.")
+    ccm_version: Optional[Annotated[str, StringConstraints(pattern=r"^v?\d+(\.\d+){0,2}$")]] = Field(
+        None, description="The cloud-controller-manager add-on version, as the cluster's add-on list shows it "
+                          "(`v2.14.0`); NLB `management: user` needs v2.9.1 or later.")
 
 
 # --- node pools ----------------------------------------------------------------------------------
@@ -146,8 +149,8 @@ class ServicePort(Model):
     node_port: Optional[Annotated[int, Field(ge=30000, le=32767)]] = Field(
         None, description="A fixed NodePort; unset: Kubernetes picks one.")
     listener: Optional[Literal["tcp", "udp", "http", "https"]] = Field(
-        None, description="The listener Pulumi creates for this port (`management: pulumi`); default: the port's "
-                          "protocol.")
+        None, description="The listener Pulumi creates for this port (`management: pulumi`, and `user` for NLB and "
+                          "CLB); default: the port's protocol.")
     certificate_id: Optional[Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")]] = Field(
         None, description="HTTPS listeners: the server certificate id (for an ELB, the ENS one).", examples=["cert-cube-example"])
 
@@ -197,10 +200,13 @@ class Adopt(Model):
 
 LbType = Literal["elb", "nlb", "clb"]
 Management = Literal["ecm", "user", "pulumi", "ccm"]
+# `user` is the self-managed mode of each kind: Pulumi owns the load balancer (ELB: you or Pulumi), the cluster's
+# controller keeps it serving the Service (ECM: listeners and backends; CCM: the backends of the server groups the
+# Service binds with `loadbalancer-id` and `vgroup-port`, listeners left to Pulumi).
 MANAGEMENT_BY_TYPE: dict[str, tuple[str, ...]] = {
     "elb": ("ecm", "user", "pulumi"),
-    "nlb": ("ccm", "pulumi"),
-    "clb": ("ccm", "pulumi"),
+    "nlb": ("ccm", "user", "pulumi"),
+    "clb": ("ccm", "user", "pulumi"),
 }
 
 
@@ -209,8 +215,9 @@ class LoadBalancer(Model):
 
     type: LbType = Field("elb", description="`elb` (one per ENS region), `nlb` or `clb`.")
     management: Management = Field(
-        "ecm", description="Who builds the load balancer: `ecm`, `user` or `pulumi` for ELB; `ccm` or `pulumi` "
-                           "for NLB and CLB.")
+        "ecm", description="Who builds the load balancer: `ecm`, `user` or `pulumi` for ELB; `ccm`, `user` or "
+                           "`pulumi` for NLB and CLB (`user`: Pulumi builds it, its listeners and server groups, "
+                           "and CCM keeps the groups' backends).")
     scheduler: Optional[Literal["rr", "wrr", "wlc", "sch", "tch", "qch", "iqch"]] = Field(
         None, description="The listeners' scheduling algorithm (each kind offers some); unset: `rr`, or `wrr` "
                           "with `podLevelBalancing`.")
@@ -232,15 +239,26 @@ class LoadBalancer(Model):
                         "one get a Pulumi-created ELB and EIP.")
     shared: bool = Field(False, description="One ELB serves several Services (self-managed ELB and EIP only).")
     adopt: dict[str, Adopt] = Field(
-        {}, description="`management: pulumi`: existing load balancers to import (`pulumi import`) instead of "
-                        "creating them; keyed by node pool id for ELB, `lb` for NLB and CLB.")
+        {}, description="`management: pulumi` (and `user` for NLB and CLB): existing load balancers to import "
+                        "(`pulumi import`) instead of creating them; keyed by node pool id for ELB, `lb` for NLB "
+                        "and CLB.")
     drain_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
         10, description="`management: pulumi`: seconds a leaving backend keeps weight 0 before it is removed "
-                        "(NLB: connection drain).")
+                        "(NLB, also under `user`: the server groups' connection drain).")
     address_type: Literal["internet", "intranet"] = Field(
         "internet", description="NLB and CLB: a public or a VPC-internal address.")
     server_group_type: Literal["Ip", "Instance"] = Field(
         "Ip", description="NLB only: how pods are registered. `Ip` registers pod IPs (hybrid cloud/edge pods).")
+
+    @property
+    def ccm_binds(self) -> bool:
+        """An NLB or CLB Pulumi builds whose server groups CCM fills (`management: user`)."""
+        return self.type in ("nlb", "clb") and self.management == "user"
+
+    @property
+    def pulumi_listeners(self) -> bool:
+        """Pulumi creates the listeners (from `ports[].listener`), not a controller from `spec.ports`."""
+        return self.management == "pulumi" or self.ccm_binds
 
 
 class Workload(Model):
@@ -268,6 +286,72 @@ class Service(Model):
     workload: Optional[Workload] = Field(None, description="An optional demo workload.")
 
 
+# --- the in-cluster controller --------------------------------------------------------------------
+
+
+class RrsaCredentials(Model):
+    """RRSA: the controller's pods assume a RAM role through the cluster's OIDC provider, set up by the
+    ack-pod-identity-webhook add-on from the role name on their ServiceAccount."""
+
+    role_name: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The RAM role the controller assumes (1-64 letters, digits, `.` and `-`); its trust policy "
+                    "names the cluster's OIDC provider and `system:serviceaccount:<namespace>:ack-edge-lb-controller`.",
+        examples=["ack-edge-lb-controller"])
+
+
+class ControllerCredentials(Model):
+    """How the controller signs its cloud calls: exactly one of `rrsa` and `secret`."""
+
+    rrsa: Optional[RrsaCredentials] = Field(
+        None, description="Assume a RAM role through RRSA (no long-lived key in the cluster; recommended).")
+    secret: Optional[bool] = Field(
+        None, description="`true`: the AccessKey of the secret stack settings `alicloud:accessKey` and "
+                          "`alicloud:secretKey`, in a Kubernetes Secret the controller reads as "
+                          "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET.")
+
+
+Quantity = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^\S+$")]
+
+
+class ResourceList(Model):
+    """CPU and memory of the controller's container, as Kubernetes quantities."""
+
+    cpu: Optional[Quantity] = Field(None, description="CPU, such as `50m` or `1`.", examples=["50m"])
+    memory: Optional[Quantity] = Field(None, description="Memory, such as `128Mi`.", examples=["128Mi"])
+
+
+class ControllerResources(Model):
+    """Requests and limits of the controller's container."""
+
+    requests: ResourceList = Field(ResourceList(cpu="50m", memory="128Mi"),
+                                   description="What the scheduler reserves; default 50m CPU and 128Mi memory.")
+    limits: ResourceList = Field(ResourceList(memory="256Mi"),
+                                 description="The most the container may use; default 256Mi memory, no CPU limit.")
+
+
+class Controller(Model):
+    """The in-cluster controller (`python -m reconciler.controller`) that keeps the backends of Pulumi-owned load
+    balancers in step with pods and nodes between deployments."""
+
+    enabled: bool = Field(False, description="Deploy the controller into the cluster.")
+    image: Optional[Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]] = Field(
+        None, description="The controller image (required when enabled): a registry reference with a version tag "
+                          "or a digest, as the image workflow pushes it; `:latest` and untagged are refused.",
+        examples=["registry.example.com/ack-edge-lb/controller:1.4.0"])
+    replicas: Annotated[int, Field(ge=1, le=5)] = Field(
+        2, description="Pods; one leads (a Lease), the others wait to take over.")
+    namespace: Name = Field("ack-edge-lb-system", description="The namespace of the controller; created unless it "
+                                                               "is one every cluster has (such as `kube-system`).",
+                            examples=["ack-edge-lb-system"])
+    credentials: Optional[ControllerCredentials] = Field(
+        None, description="How the controller authenticates to the cloud (required when enabled).")
+    rate_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        {}, description="API family (`ens.backends`, `nlb.servers`, `clb.write`) -> calls per the quota's period, "
+                        "at most the documented quota; passed as ACK_EDGE_LB_RATE_LIMITS. Lower `nlb.servers` "
+                        "when CCM shares the account's NLB quota.")
+    resources: ControllerResources = Field(ControllerResources(), description="CPU and memory of the container.")
+
+
 # --- the stack -----------------------------------------------------------------------------------
 
 
@@ -281,6 +365,9 @@ class StackConfig(Model):
     protect: Optional[bool] = Field(
         None, description="Protect Pulumi-created ELBs and EIPs against deletion; unset = on for stacks named "
                           "`prod*`.")
+    controller: Optional[Controller] = Field(
+        None, description="The in-cluster controller for `management: pulumi` backends; absent = none (the "
+                          "backends then follow pods on every `pulumi up` only).")
 
     def protected(self, stack: str) -> bool:
         return self.protect if self.protect is not None else stack.startswith("prod")

@@ -111,7 +111,7 @@ def test_assume_role_signs_with_the_session_and_keys_rate_limits_by_role(wire, s
     ratelimit.reset()
     group = group_for("ens", elb, owner="k8s/x", config=config, policy=FAST)
     assert group.api.account == ROLE
-    assert group._bucket() is ratelimit.bucket("ens", "backends", ROLE)
+    assert group._limiter() is ratelimit.limiter("ens", "backends", ROLE)
 
 
 def test_sessions_are_refreshed_when_they_near_expiry(wire, sts, elb):

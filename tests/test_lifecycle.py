@@ -8,8 +8,11 @@ then preview (no change), destroy (dependents first, nothing left behind).
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
+from components import annotations as ann
 from components.dynamic import is_dynamic
 from tests.engine.engine import Engine
 from tests.engine.stacks import EXAMPLES, example, variants, writes
@@ -64,3 +67,67 @@ def test_the_whole_lifecycle(name):
         assert not world.cloud.nlb.load_balancers and not world.cloud.nlb.server_groups
         assert not world.cloud.slb.load_balancers
         assert not world.kube.services
+
+
+# --- NLB and CLB under `management: user`: Pulumi's groups, bound for CCM (CCM itself does not run here) ------------
+
+BOUND = {"nlb-user-ip": "nlb", "clb-user-cluster": "clb"}
+GROUP_TYPES = {"nlb": "alicloud:nlb/serverGroup:ServerGroup", "clb": "alicloud:slb/serverGroup:ServerGroup"}
+
+
+@pytest.mark.parametrize("name", sorted(BOUND))
+def test_the_service_binds_the_groups_pulumi_created_and_goes_first(name):
+    raw, kind = STACKS[name], BOUND[name]
+    with stack_world(raw) as world:
+        engine = Engine(world.world, raw)
+        engine.up()
+        live = world.kube.services[("default", "cube-svc")]
+        annotations = live["metadata"]["annotations"]
+        cloud = world.cloud.nlb if kind == "nlb" else world.cloud.slb
+        lbs = list(cloud.load_balancers)
+        groups = cloud.server_groups if kind == "nlb" else cloud.vserver_groups
+        assert annotations[ann.LOADBALANCER_ID] == lbs[0] and len(lbs) == 1
+        by_port = {}
+        for state in engine.state.of_type(GROUP_TYPES[kind]):
+            port = int(state.name.rsplit("-", 1)[-1])
+            assert state.id in groups  # the id the annotation names is the group in the cloud
+            by_port[port] = state.id
+        ports = [p["port"] for p in raw["services"][0]["ports"]]
+        assert annotations[ann.VGROUP_PORT] == ",".join(f"{by_port[p]}:{p}" for p in ports)
+        assert not [r for r in engine.state if r.type == "pulumi-python:dynamic/backends:BackendSync"]
+        # Nothing registers backends but CCM.
+        assert not any(g.get("_servers") or g.get("_backends") for g in groups.values())
+
+        destroy = engine.destroy()
+        order = [s.name for s in destroy.steps]
+        service = order.index("default/cube-svc/service")
+        assert all(service < order.index(s.name) for s in destroy.steps
+                   if s.type in (GROUP_TYPES[kind], "alicloud:nlb/loadBalancer:LoadBalancer",
+                                 "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer"))
+        assert not groups and not cloud.load_balancers
+
+
+@pytest.mark.parametrize("kind", ["nlb", "clb"])
+def test_switching_between_ccm_and_user_replaces_the_service(kind):
+    """CCM refuses to bind a Service whose status holds another address, and one that stops binding looks for
+    its old load balancer instead of building one (ccm.md section 1): the Service is replaced, deleted first."""
+    raw = copy.deepcopy(STACKS["clb-user-cluster" if kind == "clb" else "nlb-user-ip"])
+    lb = raw["services"][0]["loadBalancer"]
+    lb["management"] = "ccm"
+    for port in raw["services"][0]["ports"]:
+        port.pop("listener", None)
+    with stack_world(raw) as world:
+        engine = Engine(world.world, raw)
+        engine.up()
+        lb["management"] = "user"
+        step = engine.preview().step("default/cube-svc/service")
+        assert (step.op, step.delete_before_replace) == ("replace", True)
+        assert f'metadata.annotations["{ann.LOADBALANCER_ID}"]' in step.keys
+        engine.up()
+        bound = world.kube.services[("default", "cube-svc")]["metadata"]["annotations"]
+        assert bound[ann.LOADBALANCER_ID] in (world.cloud.nlb if kind == "nlb" else world.cloud.slb).load_balancers
+        lb["management"] = "ccm"
+        back = engine.up()
+        assert back.step("default/cube-svc/service").op == "replace"
+        assert ann.LOADBALANCER_ID not in world.kube.services[("default", "cube-svc")]["metadata"]["annotations"]
+        assert not (world.cloud.nlb if kind == "nlb" else world.cloud.slb).load_balancers

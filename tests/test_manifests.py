@@ -74,10 +74,16 @@ def modes(config: dict) -> dict[str, dict]:
     owned["services"][0]["loadBalancer"] = {"type": "elb", "management": "pulumi"}
     nlb_owned = out["nlb-pulumi"] = copy.deepcopy(nlb)
     nlb_owned["services"][0]["loadBalancer"]["management"] = "pulumi"
+    # Pulumi's load balancer, bound for CCM: the Service carries the ids of its groups.
+    for kind, base in (("nlb", nlb), ("clb", clb)):
+        bound = out[f"{kind}-user"] = copy.deepcopy(base)
+        bound["services"][0]["loadBalancer"] = {"type": kind, "management": "user"}
+        bound["cluster"]["ccmVersion"] = "v2.14.0"
     return out
 
 
-@pytest.mark.parametrize("mode", ["elb-ecm", "elb-user", "elb-pulumi", "nlb-ccm", "nlb-pulumi", "clb-ccm"])
+@pytest.mark.parametrize("mode", ["elb-ecm", "elb-user", "elb-pulumi", "nlb-ccm", "nlb-pulumi", "nlb-user", "clb-ccm",
+                                  "clb-user"])
 def test_every_cluster_object_is_schema_valid(config, plan, mode):
     run = plan(modes(config)[mode], preview=False)
     objects = [r for r in run.resources if r.type.startswith("kubernetes:") or is_object_patch(r)]

@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 PR = WORKFLOWS / "pull-request.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
+IMAGE = WORKFLOWS / "image.yml"
 MARKER = "<!-- ack-edge-lb-plan -->"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+$")  # owner/repo[/path]@v<major>
+SHA_PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")  # owner/repo[/path]@<full commit SHA>
+# `uses: owner/repo@<sha>  # v1.2.3`: a SHA pin says which release it is.
+SHA_COMMENT = re.compile(r"uses: ([\w./-]+)@([0-9a-f]{40})\s+# v\d+\.\d+\.\d+$", re.M)
 
 
 def actionlint() -> str:
@@ -65,7 +69,7 @@ def all_workflows() -> list[Path]:
 
 def test_actionlint_finds_nothing_in_the_workflows():
     files = all_workflows()
-    assert PR in files and DEPLOY in files
+    assert PR in files and DEPLOY in files and IMAGE in files
     done = lint(*files)
     assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stdout + done.stderr
 
@@ -112,10 +116,16 @@ def test_actionlint_does_catch_a_broken_workflow(tmp_path):
 
 @pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
 def test_actions_are_pinned_to_a_major_version(path):
+    text = path.read_text()
+    commented = {f"{action}@{sha}" for action, sha in SHA_COMMENT.findall(text)}
     for name, job in load(path)["jobs"].items():
         for step in steps(job):
             if "uses" in step:
-                assert PINNED.match(step["uses"]), f"{path.name}:{name}: {step['uses']} is not pinned to @v<major>"
+                ref = step["uses"]
+                assert PINNED.match(ref) or SHA_PINNED.match(ref), \
+                    f"{path.name}:{name}: {ref} is pinned to neither @v<major> nor a full commit SHA"
+                if SHA_PINNED.match(ref):
+                    assert ref in commented, f"{path.name}:{name}: {ref} needs its release as `# v<x.y.z>`"
 
 
 @pytest.mark.parametrize("path", all_workflows(), ids=lambda p: p.name)
@@ -311,3 +321,95 @@ def test_deploy_runs_pulumi_up_with_the_backend_and_secrets(deploy):
         assert up["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
         assert up["with"]["refresh"] is True
         assert up["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+
+
+# --- the image workflow ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def image() -> dict:
+    return load(IMAGE)
+
+
+def test_image_builds_on_main_when_what_goes_into_the_image_changes(image):
+    push = triggers(image)["push"]
+    assert push["branches"] == ["main"]
+    # Every source the Dockerfile copies, the build context's filter, and the workflow itself.
+    assert {"cloud/**", "reconciler/**", "Dockerfile", ".dockerignore", "requirements-controller.txt",
+            ".github/workflows/image.yml"} == set(push["paths"])
+    assert push["tags"] == ["v*.*.*"]  # GitHub ignores path filters for tag pushes: a release always builds
+    assert "workflow_dispatch" in triggers(image)
+    assert not {"pull_request", "pull_request_target"} & set(triggers(image)), "no registry password for PR code"
+
+
+def test_image_workflow_has_least_privilege(image):
+    assert image["permissions"] == {"contents": "read"}
+    for job in image["jobs"].values():
+        assert job["permissions"] == {"contents": "read"}
+    (checkout,) = uses(image["jobs"]["image"], "actions/checkout")
+    assert checkout["with"]["persist-credentials"] is False
+
+
+DOCKER_ACTIONS = ("docker/setup-buildx-action", "docker/login-action", "docker/build-push-action",
+                  "docker/metadata-action")
+
+
+def test_image_actions_are_pinned_to_commit_shas(image):
+    job = image["jobs"]["image"]
+    for action in DOCKER_ACTIONS:
+        (step,) = uses(job, action)
+        assert SHA_PINNED.match(step["uses"]), f"{step['uses']} is not pinned to a full commit SHA"
+    for step in steps(job):
+        if "uses" in step:  # every action of a job that sees the registry password
+            assert SHA_PINNED.match(step["uses"]), step["uses"]
+
+
+def test_image_is_pushed_only_with_registry_and_credentials(image):
+    job = image["jobs"]["image"]
+    first, *rest = steps(job)
+    assert first["id"] == "registry"
+    assert first["env"]["REGISTRY"] == "${{ vars.REGISTRY }}"
+    assert first["env"]["HAS_USERNAME"] == "${{ secrets.REGISTRY_USERNAME != '' }}"
+    assert first["env"]["HAS_PASSWORD"] == "${{ secrets.REGISTRY_PASSWORD != '' }}"
+    for step in rest:
+        assert step["if"] == "${{ steps.registry.outputs.push == 'true' }}", step
+    (login,) = uses(job, "docker/login-action")
+    assert login["with"] == {"registry": "${{ vars.REGISTRY }}", "username": "${{ secrets.REGISTRY_USERNAME }}",
+                             "password": "${{ secrets.REGISTRY_PASSWORD }}"}
+
+
+def test_image_is_tagged_with_the_commit_sha_and_the_release(image):
+    job = image["jobs"]["image"]
+    (meta,) = uses(job, "docker/metadata-action")
+    assert meta["with"]["images"] == "${{ vars.REGISTRY }}/${{ vars.IMAGE_NAME || 'ack-edge-lb/controller' }}"
+    assert meta["with"]["tags"].split() == ["type=sha,format=long,prefix=", "type=semver,pattern={{version}}"]
+    assert meta["with"]["flavor"].split() == ["latest=false"]  # the program refuses `:latest` anyway
+    (build,) = uses(job, "docker/build-push-action")
+    assert build["with"]["push"] is True
+    assert build["with"]["tags"] == "${{ steps.meta.outputs.tags }}"
+    assert build["with"]["context"] == "." and build["with"]["file"] == "Dockerfile"
+
+
+@pytest.mark.parametrize("registry, username, password, push", [
+    ("registry.example.com", "true", "true", "true"),
+    ("", "true", "true", "false"),
+    ("registry.example.com", "false", "true", "false"),
+    ("registry.example.com", "true", "false", "false"),
+])
+def test_image_registry_step_skips_with_a_notice(image, tmp_path, registry, username, password, push):
+    """The settings step's script, run as GitHub runs it."""
+    (check,) = [s for s in steps(image["jobs"]["image"]) if s.get("id") == "registry"]
+    script = tmp_path / "check.sh"
+    script.write_text(check["run"])
+    output = tmp_path / "output"
+    env = {**{k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}, "REGISTRY": registry,
+           "HAS_USERNAME": username, "HAS_PASSWORD": password, "GITHUB_OUTPUT": str(output)}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert output.read_text() == f"push={push}\n"
+    if push == "false":
+        assert done.stdout.startswith("::notice title=controller image not pushed::set ")
+    else:
+        assert done.stdout == ""
+

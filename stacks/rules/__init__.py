@@ -11,7 +11,7 @@ from stacks.model import StackConfig
 from stacks.problems import Problem
 
 # Importing the rule modules registers their rules, in this order of reporting.
-from stacks.rules import advice, exposure, pools, services  # noqa: F401, I001
+from stacks.rules import advice, binding, controller, exposure, pools, services  # noqa: F401, I001
 from stacks.rules._registry import RULES, WARNINGS
 from stacks.rules.advice import BACKEND_QUOTA, QUOTA_WARN_SHARE
 from stacks.rules.exposure import ECM_MIN_VERSION, NLB_ZONES

@@ -4,12 +4,18 @@ A Service is applied as pulumi-kubernetes 4 applies it (server-side apply, field
 `pulumi-kubernetes`), so the API server's defaulting and rules answer: NodePorts and the
 healthCheckNodePort it allocates come back as outputs, an immutable `spec.loadBalancerClass` is
 refused. When a Service exists, the world's EndpointSlice controller publishes its pods (`on_service`).
-DaemonSets (apps/v1 is not served by the fake API) are kept here.
+Kinds the fake API does not serve (DaemonSets, and the controller's Namespace, ServiceAccount, RBAC, Secret,
+Deployment, PodDisruptionBudget) are kept here, as the API server would keep them: ids as pulumi-kubernetes
+gives them (`<namespace>/<name>`, `<name>` for cluster-scoped kinds), a `metadata.uid` per object, a namespaced
+object refused while its namespace does not exist, a second object of one name refused (a patch resource is
+server-side applied, so it creates or takes over). The CRD patch also registers the CRD with the fake API
+where it serves CRDs (an existing one stays: the program never deletes it, `retainOnDelete`).
 """
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any, Callable, Optional
 
 import yaml
@@ -22,6 +28,13 @@ from tests.engine.plugins import EngineError
 
 APPLY = "application/apply-patch+yaml"
 FIELD_MANAGER = "pulumi-kubernetes"
+CRD_PATCH = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinitionPatch"
+CLUSTER_SCOPED = ("kubernetes:core/v1:Namespace", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+                  "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+                  "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", CRD_PATCH)
+NAMESPACE = "kubernetes:core/v1:Namespace"
+# The namespaces an API server creates itself.
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class KubernetesDouble:
@@ -29,7 +42,7 @@ class KubernetesDouble:
         self.api = k8s_config.new_client_from_config_dict(yaml.safe_load(kubeconfig), persist_config=False)
         self.core = k8s.CoreV1Api(self.api)
         self.on_service = on_service
-        self._kept: dict[str, dict[str, Any]] = {}
+        self._kept: dict[tuple[str, str], dict[str, Any]] = {}  # (type, id) -> the object's metadata
         self._serial = itertools.count(1)
 
     def close(self) -> None:
@@ -41,14 +54,17 @@ class KubernetesDouble:
         if type_ == "kubernetes:core/v1:Service":
             live = self._apply_service(inputs)
             return self._id(live), self._outputs(live)
+        if type_ == CRD_PATCH:
+            self._register_crd(inputs)
         return self._keep(type_, inputs)
 
     def update(self, type_: str, id_: str, old: dict[str, Any], inputs: dict[str, Any], region: str = ""
                ) -> dict[str, Any]:
         if type_ == "kubernetes:core/v1:Service":
             return self._outputs(self._apply_service(inputs))
-        self._kept[id_] = dict(inputs)
-        return {}
+        uid = self._kept[(type_, id_)]["uid"]
+        self._kept[(type_, id_)] = {**(inputs.get("metadata") or {}), "uid": uid}
+        return {"metadata": self._kept[(type_, id_)]}
 
     def read(self, type_: str, id_: str, old: dict[str, Any], region: str = "") -> Optional[dict[str, Any]]:
         if type_ == "kubernetes:core/v1:Service":
@@ -60,7 +76,8 @@ class KubernetesDouble:
                     return None
                 raise
             return self._outputs(live)
-        return {} if id_ in self._kept else None
+        kept = self._kept.get((type_, id_))
+        return None if kept is None else {"metadata": kept}
 
     def delete(self, type_: str, id_: str, old: dict[str, Any], region: str = "") -> None:
         if type_ == "kubernetes:core/v1:Service":
@@ -71,7 +88,7 @@ class KubernetesDouble:
                 if "(404)" not in str(exc):
                     raise
             return
-        self._kept.pop(id_, None)
+        self._kept.pop((type_, id_), None)
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -101,7 +118,26 @@ class KubernetesDouble:
         return {"spec": live.get("spec") or {}, "status": live.get("status") or {}}
 
     def _keep(self, type_: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        meta = inputs.get("metadata") or {}
-        id_ = f"{meta.get('namespace', 'default')}/{meta.get('name') or next(self._serial)}"
-        self._kept[id_] = dict(inputs)
-        return id_, {}
+        meta = dict(inputs.get("metadata") or {})
+        name = meta.get("name") or f"object-{next(self._serial)}"
+        if type_ in CLUSTER_SCOPED:
+            id_ = name
+        else:
+            namespace = meta.setdefault("namespace", "default")
+            if namespace not in BUILTIN_NAMESPACES and (NAMESPACE, namespace) not in self._kept:
+                raise EngineError(f"the Kubernetes API server reported an error (404): namespaces \"{namespace}\" "
+                                  "not found")
+            id_ = f"{namespace}/{name}"
+        if (type_, id_) in self._kept and not type_.endswith("Patch"):
+            raise EngineError(f"the Kubernetes API server reported an error (409): {id_} already exists")
+        self._kept[(type_, id_)] = {**meta, "uid": str(uuid.uuid4())}
+        return id_, {"metadata": self._kept[(type_, id_)]}
+
+    def _register_crd(self, inputs: dict[str, Any]) -> None:
+        body = normalized({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                           "metadata": inputs["metadata"], "spec": inputs["spec"]})
+        try:
+            k8s.ApiextensionsV1Api(self.api).create_custom_resource_definition(body)
+        except ApiException as exc:
+            if exc.status not in (404, 405, 409):  # not served by the fake, or already there
+                raise EngineError(f"the Kubernetes API server reported an error ({exc.status}): {exc.body}") from None

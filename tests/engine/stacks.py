@@ -45,6 +45,12 @@ def variants() -> dict[str, dict[str, Any]]:
     service("elb-pulumi-cluster", externalTrafficPolicy="Cluster",
             loadBalancer={"type": "elb", "management": "pulumi", "spec": "elb.s1.small",
                           "healthCheck": {"interval": 5}})
+    # The in-cluster controller beside a Pulumi-owned ELB. No controller process runs in the harness, so the
+    # BackendSync resources are not told to wait for one: they sync the backends themselves, as without it.
+    with_controller = service("elb-pulumi-with-controller", loadBalancer={"type": "elb", "management": "pulumi"})
+    with_controller["controller"] = {"enabled": True, "image": "registry.example.com/ack-edge-lb/controller:0123abc",
+                                     "credentials": {"rrsa": {"roleName": "ack-edge-lb-controller"}},
+                                     "rateLimits": {"nlb.servers": 100}}
     service("elb-user-adopt-and-create", externalTrafficPolicy="Cluster",
             loadBalancer={"type": "elb", "management": "user", "elbIds": {"np-hefei": "lb-existing01"}})
     service("elb-ecm", loadBalancer={"type": "elb", "management": "ecm", "eip": {"bandwidth": 30}},
@@ -64,6 +70,19 @@ def variants() -> dict[str, dict[str, Any]]:
         clb["nodePools"] = [cloud_pool("np-cloud", tier="web")]
     ccm = service("nlb-ccm", nodePoolSelector={}, loadBalancer={"type": "nlb", "management": "ccm"})
     ccm["nodePools"] = _hybrid_pools()
+    # Pulumi builds the load balancer, listeners and groups; the Service binds them for CCM, which the harness
+    # does not run (no backends are registered).
+    bound = service("nlb-user-ip", nodePoolSelector={"tier": "web"},
+                    ports=[{"name": "https", "port": 443, "targetPort": "https"}, {"name": "dns", "port": 53,
+                                                                                  "protocol": "UDP"}],
+                    loadBalancer={"type": "nlb", "management": "user", "preserveClientIp": True})
+    bound["nodePools"] = _hybrid_pools()
+    bound["cluster"]["ccmVersion"] = "v2.14.0"
+    bound = service("clb-user-cluster", nodePoolSelector={"tier": "web"}, externalTrafficPolicy="Cluster",
+                    ports=[{"name": "http", "port": 80, "targetPort": 8080, "listener": "http"},
+                           {"name": "tcp", "port": 6379}],
+                    loadBalancer={"type": "clb", "management": "user"})
+    bound["nodePools"] = _hybrid_pools()
     return out
 
 

@@ -11,6 +11,7 @@ Seeded from the stack configuration, as the cluster would be before the first `p
   nodes carry an ECS providerID;
 - per Service the pods of its workload, one per node of the pools it runs in; when the Service is
   applied, the EndpointSlice controller publishes them (named target ports resolve to POD_PORT);
+- the BackendGroup CRD, whose records BackendSync writes through the API itself;
 - for ELB Services that ECM serves (`ecm`, `user`), the PoolService `<svc>-<pool>` of each matched pool,
   which the controller creates once the Service exists (with its managed-by label).
 The dynamic-provider host gets the emulator's endpoints and an AccessKey in its environment, and the
@@ -23,6 +24,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from reconciler.record import CRD_FILE
 from stacks.load import validate
 from stacks.model import Service, StackConfig
 from stacks.naming import matched_pools
@@ -70,6 +72,7 @@ def stack_world(raw: dict[str, Any], stack: str = "test", *, ecm_after_reads: in
     cfg = validate(raw, stack).config
     with Emulator([Ens(), Nlb(region=REGION), Slb()], secrets={KEY[0]: KEY[1]}) as emu, \
             KubeServer(token=TOKEN) as kube:
+        kube.register_crd(CRD_FILE)  # as the controller component declares it (without it, BackendSync installs it)
         for i, pool in enumerate(sorted(cfg.node_pools, key=lambda p: p.id)):
             kube.add_node_pool(pool.id, type="Edge" if pool.type != "cloud" else "Cloud", labels=dict(pool.labels))
             for n in range(NODES):
