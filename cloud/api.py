@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import functools
 import importlib
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
 from cloud import credentials
 from cloud.retry import DEFAULT, RetryPolicy, call
+
+# Told of every request sent, retries included (the controller's metrics): fn(product, action, result, seconds),
+# `result` "ok" or the error's code. An observer must not raise.
+CALL_OBSERVERS: list[Callable[[str, str, str, float], None]] = []
 
 
 @dataclass(frozen=True)
@@ -97,14 +102,19 @@ class CloudApi:
         def attempt():
             if before_each is not None:
                 before_each()
+            started, result = time.monotonic(), "ok"
             try:
                 return getattr(client, f"{method}_with_options")(request, runtime)
             except Exception as exc:
+                result = str(getattr(exc, "code", None) or type(exc).__name__)
                 # A session refresh that failed inside the SDK arrives wrapped as a transport error.
                 inner = getattr(exc, "inner_exception", None)
                 if isinstance(inner, credentials.CredentialsError):
                     raise inner from None
                 raise
+            finally:
+                for observe in CALL_OBSERVERS:
+                    observe(self.PRODUCT, action, result, time.monotonic() - started)
 
         response = call(attempt, what=f"{PRODUCTS[self.PRODUCT].label} {action}", policy=self.policy)
         return response.body.to_map() if response.body is not None else {}

@@ -95,3 +95,13 @@ def wait_for(probe: Callable[[], T], ready: Callable[[T], bool], *, what: str, t
         if time.monotonic() + interval > deadline:
             raise WaitTimeout(f"{what}: still {describe(value)} after {timeout:g} s")
         sleep(interval)
+
+
+# Error codes meaning the resource no longer exists (`InvalidLoadBalancerId.NotFound`, `...NotExist`).
+GONE_CODES = ("NotFound", "NotExist")
+
+
+def gone(exc: BaseException) -> bool:
+    """The cloud says the resource is not there (a read of it answers "gone", not an error)."""
+    code = getattr(exc, "code", None) or ""
+    return any(marker in code for marker in GONE_CODES)

@@ -7,8 +7,9 @@ from typing import Any
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN as UNKNOWN_SENTINEL
 
+from cloud.retry import GONE_CODES, gone  # noqa: F401 - re-exported: the dynamic providers' "gone"
+
 # Error codes (or parts of them) meaning the resource no longer exists: `read` answers "gone", `delete` is done.
-GONE_CODES = ("NotFound", "NotExist")
 
 
 def normalized(value: Any) -> Any:
@@ -43,6 +44,3 @@ def fully_known(value: Any) -> bool:
     return True
 
 
-def gone(exc: BaseException) -> bool:
-    code = getattr(exc, "code", None) or ""
-    return any(marker in code for marker in GONE_CODES)

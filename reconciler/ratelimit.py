@@ -124,6 +124,10 @@ def limits_from_text(text: str, source: str = SETTING) -> dict[str, Limit]:
     return {key: parse_limit(key, value, source) for key, value in data.items()}
 
 
+# Told each time a call has to wait for its slot (the controller's throttle metric): fn(window name, seconds).
+WAIT_OBSERVERS: list[Callable[[str, float], None]] = []
+
+
 @dataclass
 class SlidingWindow:
     """At most `limit.calls` acquisitions in any `limit.window` seconds; thread-safe, memory O(calls)."""
@@ -150,6 +154,8 @@ class SlidingWindow:
                 wait = self._stamps[0] + self.limit.window - now
             if now + wait > deadline:
                 raise TimeoutError(f"{self.name} ({self.limit}): no call slot within {timeout:g} s")
+            for observe in WAIT_OBSERVERS:
+                observe(self.name, wait)
             self.sleep(wait)
 
     def set_limit(self, limit: Limit) -> None:

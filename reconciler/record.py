@@ -271,24 +271,46 @@ class BackendRecord:
         """Delete the record. `released`: the caller released the backends itself (no controller runs), so a
         FINALIZER an earlier controller left is dropped first; otherwise the record waits for the controller."""
         try:
-            for attempt in range(self.attempts):
-                current = self.read() if released else None
-                finalizers = ((current or {}).get("metadata") or {}).get("finalizers") or []
-                if FINALIZER not in finalizers:
-                    break
-                patch = {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"],
-                                      "finalizers": [f for f in finalizers if f != FINALIZER]}}
-                try:
-                    self._call("drop the finalizer of", self.custom.patch_namespaced_custom_object, GROUP, VERSION,
-                               self.namespace, PLURAL, self.name, patch)
-                    break
-                except _Conflict:
-                    self.sleep(self.backoff * 2 ** attempt)
+            if released:
+                self.obj = None
+                self.release_finalizer()
             self._call("delete", self.custom.delete_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL,
                        self.name)
         except (_Missing, CrdNotInstalled):
             pass
         self.obj = None
+
+    def hold_finalizer(self) -> None:
+        """The controller's FINALIZER on the record: deleted, it then stays until its backends are released."""
+        self._set_finalizer(True)
+
+    def release_finalizer(self) -> None:
+        """Drop FINALIZER: the backends are released (a record being deleted then goes)."""
+        self._set_finalizer(False)
+
+    def _set_finalizer(self, present: bool) -> None:
+        for attempt in range(self.attempts):
+            current = self.obj if self.obj is not None else self.read()
+            if current is None:
+                return
+            meta = current.get("metadata") or {}
+            finalizers = list(meta.get("finalizers") or [])
+            if (FINALIZER in finalizers) == present:
+                return
+            finalizers = finalizers + [FINALIZER] if present else [f for f in finalizers if f != FINALIZER]
+            patch = {"metadata": {"resourceVersion": meta.get("resourceVersion"), "finalizers": finalizers}}
+            try:
+                self.obj = self._call("add the finalizer to" if present else "drop the finalizer of",
+                                      self.custom.patch_namespaced_custom_object, GROUP, VERSION, self.namespace,
+                                      PLURAL, self.name, patch)
+                return
+            except _Conflict:
+                self.obj = None
+                self.sleep(self.backoff * 2 ** attempt)
+            except _Missing:
+                self.obj = None
+                return
+        raise RecordConflict(f"{self}: the finalizer write still conflicted after {self.attempts} attempts")
 
     # --- status: intent before a batch, result after ------------------------------------------------
 

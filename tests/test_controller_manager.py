@@ -1,0 +1,182 @@
+"""The controller's core in-process (reconciler/controller/manager.py) against the fake API server and the cloud
+emulator: records synced from the watch caches, nothing done without a cloud call when nothing changed, drains
+held for drainSeconds, a deleted record released behind its finalizer, a deleted Service drained, the Service's
+ingress, Events, and no sync before the caches listed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+from kubernetes import config as k8s_config
+
+from reconciler.controller.manager import Controller, Options
+from reconciler.controller.workqueue import WorkQueue
+from reconciler.record import CRD_FILE, FINALIZER, BackendRecord, record_name, spec_for
+from tests.emulator import Emulator, Ens
+from tests.kubeserver import KubeServer
+from tests.test_backend_sync import NS, SVC, add_nodes, live
+from tests.test_backend_sync import fresh_rate_limits as fresh_rate_limits  # noqa: F401 - the autouse fixture
+
+PULUMI_CLASS = "ack-edge-lb/pulumi"
+
+
+def wait_for(check, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def kube():
+    with KubeServer(token="kube-token") as server:
+        server.register_crd(CRD_FILE)
+        server.add_service(NS, SVC, ports=[{"name": "http", "port": 80, "targetPort": 8080}],
+                           external_traffic_policy="Cluster", load_balancer_class=PULUMI_CLASS)
+        server.set_endpoints(NS, SVC, [], ports=[{"name": "http", "port": 8080}])
+        yield server
+
+
+@pytest.fixture
+def cloud(monkeypatch):
+    with Emulator([Ens(create_polls=0)]) as emu:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "ak")
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk")
+        monkeypatch.setenv("ACK_EDGE_LB_ENS_ENDPOINT", f"http://{emu.endpoint}")
+        yield emu
+
+
+@pytest.fixture
+def api(kube):
+    client = k8s_config.new_client_from_config_dict(yaml.safe_load(kube.kubeconfig("kube-token")))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def elb(cloud):
+    from tests.test_backend_sync_record import elb as make_elb
+
+    return make_elb.__wrapped__(cloud)
+
+
+@pytest.fixture
+def controller(api):
+    ctl = Controller(api, Options(workers=2, coalesce_seconds=0.01, drift_seconds=0, identity="test"))
+    yield ctl
+    ctl.stop(5)
+
+
+def declare(api, elb, drain=0, ingress=("47.1.1.1",)):
+    record = BackendRecord(api, NS, record_name(SVC, "ens", elb))
+    record.ensure(spec_for(kind="ens", group_id=elb, service=SVC, mode="cluster", pools=["np-hefei"],
+                           port_name="http", drain_seconds=drain, ingress=[{"ip": ip} for ip in ingress]))
+    return record
+
+
+def synced(record, generation=None):
+    obj = record.read()
+    status = (obj or {}).get("status") or {}
+    conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
+    return conditions.get("Synced") == "True" and status.get("observedGeneration") == (generation or record.generation)
+
+
+def test_a_declared_record_is_synced_from_the_caches_and_its_finalizer_held(api, kube, cloud, elb, controller):
+    add_nodes(kube, cloud, "np-hefei", 3)
+    record = declare(api, elb)
+    controller.start()
+    wait_for(lambda: len(live(cloud, elb)) == 3, what="3 servers")
+    wait_for(lambda: synced(record), what="Synced")
+    obj = record.read()
+    assert FINALIZER in obj["metadata"]["finalizers"]
+    assert sorted(b["serverId"] for b in obj["status"]["owned"]) == sorted(live(cloud, elb))
+    # Events name what happened on the record.
+    events = wait_for(lambda: kube.recorded_events(NS, name=record.name, kind="BackendGroup"), what="an Event")
+    assert events[0]["reason"] == "Synced" and "add 3" in events[0]["message"]
+    # The Service of the class no cluster controller runs carries the record's address.
+    ingress = wait_for(lambda: kube.services[(NS, SVC)]["status"]["loadBalancer"].get("ingress"), what="the ingress")
+    assert [point["ip"] for point in ingress] == ["47.1.1.1"]  # (the API server defaults ipMode: VIP)
+
+
+def test_nothing_changed_costs_no_cloud_call_and_a_node_change_one_sync(api, kube, cloud, elb, controller):
+    names = add_nodes(kube, cloud, "np-hefei", 3)
+    record = declare(api, elb)
+    controller.start()
+    wait_for(lambda: synced(record) and controller.idle(), what="idle")
+    cloud.reset_counts()
+    kube.add_node("other", pool="np-other", instance_id="i-other", internal_ip="10.9.9.9")  # not its pool
+    kube.update_node(names[0], labels={"unrelated": "x"})                                   # not read
+    time.sleep(0.3)
+    assert sum(cloud.calls.values()) == 0
+    kube.update_node(names[0], unschedulable=True)
+    wait_for(lambda: live(cloud, elb)["i-hefei000"] == 0, what="the cordoned node at weight 0")
+    assert cloud.calls["DescribeLoadBalancerAttribute"] == 1 and cloud.calls["SetBackendServers"] == 1
+
+
+def test_a_removed_node_is_drained_for_drain_seconds_then_removed(api, kube, cloud, elb, controller):
+    names = add_nodes(kube, cloud, "np-hefei", 2)
+    record = declare(api, elb, drain=1)
+    controller.start()
+    wait_for(lambda: len(live(cloud, elb)) == 2 and synced(record), what="2 servers")
+    kube.remove_node(names[1])
+    wait_for(lambda: live(cloud, elb).get("i-hefei001") == 0, what="a drain")
+    drained = time.monotonic()
+    wait_for(lambda: "i-hefei001" not in live(cloud, elb), timeout=5, what="the removal")
+    assert time.monotonic() - drained >= 0.8
+    assert live(cloud, elb) == {"i-hefei000": 100}
+
+
+def test_a_deleted_service_drains_and_removes_only_owned_servers(api, kube, cloud, elb, controller):
+    add_nodes(kube, cloud, "np-hefei", 2)
+    cloud.ens.load_balancers[elb]["_backends"].append({"ServerId": "i-foreign", "Weight": 100, "Type": "ens"})
+    record = declare(api, elb)
+    controller.start()
+    wait_for(lambda: len(live(cloud, elb)) == 3 and synced(record), what="synced")
+    del kube.services[(NS, SVC)]
+    wait_for(lambda: live(cloud, elb) == {"i-foreign": 100}, what="only the foreign server left")
+    assert record.read() is not None  # the record stays: Pulumi declared it
+
+
+def test_a_deleted_record_releases_its_backends_before_it_goes(api, kube, cloud, elb, controller):
+    add_nodes(kube, cloud, "np-hefei", 2)
+    record = declare(api, elb)
+    controller.start()
+    wait_for(lambda: len(live(cloud, elb)) == 2 and synced(record), what="synced")
+    record.delete()
+    wait_for(lambda: record.read() is None, what="the record gone")
+    assert live(cloud, elb) == {}
+    assert kube.recorded_events(NS, name=record.name, reason="Released")
+
+
+def test_no_sync_runs_before_every_cache_listed(api, kube, cloud, elb):
+    add_nodes(kube, cloud, "np-hefei", 2)
+    declare(api, elb)
+    with kube.slow("/api/v1/nodes", seconds=1.0, times=1):
+        ctl = Controller(api, Options(workers=1, coalesce_seconds=0, drift_seconds=0))
+        ctl.start()
+        try:
+            time.sleep(0.5)
+            assert cloud.calls.get("DescribeLoadBalancerAttribute", 0) == 0
+            wait_for(lambda: len(live(cloud, elb)) == 2, what="synced after the list")
+        finally:
+            ctl.stop(5)
+
+
+def test_the_work_queue_coalesces_and_serialises():
+    now = [0.0]
+    queue = WorkQueue(clock=lambda: now[0])
+    for _ in range(5):
+        queue.add("a", 0.1)
+    assert queue.get(timeout=0) is None  # not due yet
+    now[0] = 0.2
+    key, since = queue.get(timeout=0)
+    assert (key, since) == ("a", 0.0) and queue.get(timeout=0) is None
+    queue.add("a")  # an event while it syncs: remembered, not handed out twice
+    assert queue.get(timeout=0) is None
+    queue.done("a")
+    assert queue.get(timeout=0)[0] == "a"
