@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 POLICY_VENV := policy/venv
 POLICY_STAMP := $(POLICY_VENV)/.installed
 
-.PHONY: plan test lint validate reference bench bench-sync preview up image clean policy-test
+.PHONY: plan test lint validate reference bench bench-sync bench-controller preview up image clean policy-test
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-controller.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: $(STAMP) ## benchmarks (figures printed, not asserted in unit tests)
 
 bench-sync: $(STAMP) ## BackendSync against the cloud emulator, 50 ELBs x 200 backends (~2 min; QUICK=1: seconds)
 	$(PY) bench/sync_scale.py $(if $(QUICK),--quick)
+
+bench-controller: $(STAMP) ## the controller as a process: 200-pod rolling update over 10 NLB groups, latency and calls (QUICK=1: smaller)
+	$(PY) bench/controller_latency.py $(if $(QUICK),--quick)
 
 preview up: ## the real Pulumi CLI against the selected stack
 	@command -v pulumi >/dev/null 2>&1 || { \

@@ -180,3 +180,49 @@ def test_the_work_queue_coalesces_and_serialises():
     assert queue.get(timeout=0) is None
     queue.done("a")
     assert queue.get(timeout=0)[0] == "a"
+
+
+# --- the watch cache ----------------------------------------------------------------------------------
+
+def informer_of_nodes(api, events):
+    import threading
+
+    from kubernetes import client as k8s
+
+    from reconciler.controller.informer import Informer
+
+    stop = threading.Event()
+    informer = Informer("Node", k8s.CoreV1Api(api).list_node,
+                        lambda kind, obj: events.append((kind, obj["metadata"]["name"])), stop)
+    return informer, stop
+
+
+def test_the_cache_survives_an_outage_whole_and_lists_again_when_its_version_expired(api, kube, monkeypatch):
+    from reconciler.controller import informer as informer_module
+
+    monkeypatch.setattr(informer_module, "BACKOFF_FIRST", 0.05)
+    kube.add_node("a", pool="p", instance_id="i-a")
+    kube.add_node("b", pool="p", instance_id="i-b")
+    events: list = []
+    informer, stop = informer_of_nodes(api, events)
+    informer.start()
+    try:
+        assert informer.synced.wait(5)
+        assert sorted(events) == [("ADDED", "a"), ("ADDED", "b")]
+        with kube.outage():
+            time.sleep(0.3)
+            assert sorted(o["metadata"]["name"] for o in informer.items()) == ["a", "b"]  # the last state, whole
+        kube.add_node("c", pool="p", instance_id="i-c")
+        wait_for(lambda: informer.get("/c") is not None, what="the watch resumed")
+        assert informer.lists == 1  # resumed from its version, not listed again
+        # While the watch is down, a change and a compaction: its version is gone (410), it lists again.
+        with kube.outage(refuse=True):
+            time.sleep(0.2)
+            kube.remove_node("a")
+            kube.compact()
+        wait_for(lambda: informer.get("/a") is None, what="the re-list")
+        assert informer.lists == 2 and ("DELETED", "a") in events
+    finally:
+        stop.set()
+        informer.halt()
+        informer.thread.join(5)

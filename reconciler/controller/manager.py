@@ -28,6 +28,7 @@ failed or partial Kubernetes read never removes a backend.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -84,6 +85,8 @@ class Controller:
         self._lock = threading.Lock()
         self._by_service: dict[str, set[str]] = {}      # "<ns>/<service>" -> record keys
         self._service_of: dict[str, str] = {}           # record key -> "<ns>/<service>"
+        self._slices_of: dict[str, set[str]] = {}       # "<ns>/<service>" -> its EndpointSlices' keys
+        self._slice_service: dict[str, str] = {}        # EndpointSlice key -> "<ns>/<service>"
         self._nodes_seen: dict[str, Any] = {}           # node name -> what the reconciler reads of it
         self._holds: dict[str, dict[Key, tuple[Backend, float]]] = {}  # draining backends, since when
         self._failures: dict[str, int] = {}
@@ -168,10 +171,18 @@ class Controller:
         for key in self._groups_of(key_of(obj)):
             self._due(key)
 
-    def _on_slice(self, _kind: str, obj: dict[str, Any]) -> None:
+    def _on_slice(self, kind: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
-        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
-        for key in self._groups_of(f"{meta.get('namespace')}/{service}"):
+        service = f"{meta.get('namespace')}/{(meta.get('labels') or {}).get(SERVICE_NAME_LABEL)}"
+        slice_key = key_of(obj)
+        with self._lock:
+            old = self._slice_service.pop(slice_key, None)
+            if old is not None:
+                self._slices_of.get(old, set()).discard(slice_key)
+            if kind != "DELETED":
+                self._slice_service[slice_key] = service
+                self._slices_of.setdefault(service, set()).add(slice_key)
+        for key in self._groups_of(service):
             self._due(key)
 
     def _on_node(self, kind: str, obj: dict[str, Any]) -> None:
@@ -237,10 +248,9 @@ class Controller:
         return group
 
     def _view(self, namespace: str, spec: Mapping[str, Any]):
-        service = spec["service"]
-        slices = [s for s in self.slices.items()
-                  if (s.get("metadata") or {}).get("namespace") == namespace
-                  and ((s.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL) == service]
+        with self._lock:
+            keys = sorted(self._slices_of.get(f"{namespace}/{spec['service']}", ()))
+        slices = [s for s in (self.slices.get(k) for k in keys) if s is not None]
         return view_of(self.nodes.items(), slices, spec.get("portName") or "")
 
     def _sync(self, key: str, since: float) -> None:
@@ -283,31 +293,33 @@ class Controller:
             return
 
         started_at = self.clock()
-        group = self._group(namespace, spec)
         try:
-            current = group.list()
-        except Exception as exc:
-            if deleting and gone(exc):
-                self._drop_finalizer(record, obj, "the group no longer exists")
-                return
-            raise
-        owned = set(owned_from(status)) if holds_ownership(status) else set()
-        mine = owned | group.marked(current)
-        if drain > 0:
-            for backend in current:
-                if backend.key in mine and backend.key not in wanted and backend.weight > 0:
-                    held = backend.with_weight(0)
-                    wanted[backend.key] = held
-                    holds[backend.key] = (held, now)
-            self._come_back(key, holds, drain)
-        steps = plan(current, wanted, mine, limit=group.limit)
-        try:
+            group = self._group(namespace, spec)
+            try:
+                current = group.list()
+            except Exception as exc:
+                if deleting and gone(exc):
+                    self._drop_finalizer(record, obj, "the group no longer exists")
+                    return
+                raise
+            owned = set(owned_from(status)) if holds_ownership(status) else set()
+            mine = owned | group.marked(current)
+            if drain > 0:
+                for backend in current:
+                    if backend.key in mine and backend.key not in wanted and backend.weight > 0:
+                        held = backend.with_weight(0)
+                        wanted[backend.key] = held
+                        holds[backend.key] = (held, now)
+                self._come_back(key, holds, drain)
+            steps = plan(current, wanted, mine, limit=group.limit)
             apply_plan(group, steps, journal=record, owned=[b for b in current if b.key in mine])
             record.finish(steps.result, desired_hash(wanted),
                           len(without_port(view, target)) if view is not None else 0)
         except Exception as exc:
             metrics.SYNC_SECONDS.labels(kind, "error").observe(self.clock() - started_at)
             metrics.SYNCS.labels(kind, "error").inc()
+            with contextlib.suppress(Exception):  # (a failure apply_plan recorded is the same text: no write)
+                record.fail(str(exc))
             self.publisher.event(obj, "Warning", "SyncFailed", str(exc))
             raise
         done = self.clock()
