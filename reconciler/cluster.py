@@ -171,7 +171,7 @@ def read_cluster(api: k8s.ApiClient, namespace: str, service: str, port_name: Op
 
 def view_of(nodes: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]], port_name: str) -> ClusterView:
     """The view from Node and EndpointSlice objects in API JSON: a list's items, or a watch cache's objects."""
-    infos = sorted((_node_info(n) for n in nodes), key=lambda n: n.name)
+    infos = sorted((node_info(n) for n in nodes), key=lambda n: n.name)
     endpoints = sorted((e for s in slices for e in _endpoints(s, port_name)),
                        key=lambda e: (e.ip, e.port or 0, e.node or ""))
     return ClusterView(tuple(infos), tuple(endpoints))
@@ -228,7 +228,7 @@ def _pages(what: str, action: str, method: Callable[..., Any], *args: Any, **kwa
     raise ClusterReadError(f"{what}: cannot {action}: more than {MAX_PAGES} pages of {PAGE_LIMIT}")
 
 
-def _node_info(node: dict[str, Any]) -> NodeInfo:
+def node_info(node: dict[str, Any]) -> NodeInfo:
     meta, spec, status = (node.get(k) or {} for k in ("metadata", "spec", "status"))
     labels = meta.get("labels") or {}
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])

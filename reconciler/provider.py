@@ -138,6 +138,7 @@ class BackendSyncProvider(ResourceProvider):
 
     def _apply(self, props: dict[str, Any], stored: Sequence[Backend] = ()) -> dict[str, Any]:
         """Write the record's spec, then sync the group (or let the controller do it and wait)."""
+        from reconciler.publish import publish_ingress
         from reconciler.record import holds_ownership, owned_from
         from reconciler.sync import sync
 
@@ -157,6 +158,7 @@ class BackendSyncProvider(ResourceProvider):
                 with contextlib.suppress(Exception):
                     record.fail(str(exc))
                 raise
+            publish_ingress(api, props["namespace"], props["service"])
         return _outputs(props, result.backends, result.desired_hash, len(result.without_port))
 
     def _wait(self, record: Any, props: dict[str, Any], generation: int) -> dict[str, Any]:

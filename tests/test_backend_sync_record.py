@@ -330,3 +330,17 @@ def test_without_the_controller_delete_drops_a_finalizer_an_earlier_controller_l
     kube.edit(PLURAL, record_name(SVC, "ens", elb), {"metadata": {"finalizers": [FINALIZER]}}, NS)
     host.delete(PROVIDER, id_, outs)
     assert live(cloud, elb) == {} and the_record(kube, elb) is None
+
+
+def test_without_a_controller_the_sync_writes_the_services_addresses(host, kube, cloud, elb):
+    service = kube.services[(NS, SVC)]
+    service["spec"]["loadBalancerClass"] = "ack-edge-lb/pulumi"  # what the program declares for `pulumi`
+    add_nodes(kube, cloud, "np-hefei", 2)
+    host.create(PROVIDER, inputs(elb, ingress=[{"ip": "47.100.1.1"}]))
+    ingress = kube.services[(NS, SVC)]["status"]["loadBalancer"]["ingress"]
+    assert [point["ip"] for point in ingress] == ["47.100.1.1"]  # not <pending> any more
+    # A Service of another class (CCM's, ECM's) keeps the status its controller writes.
+    kube.services[(NS, SVC)] = {**kube.services[(NS, SVC)], "status": {"loadBalancer": {}}}
+    kube.services[(NS, SVC)]["spec"]["loadBalancerClass"] = "alibabacloud.com/elb"
+    host.create(PROVIDER, inputs(elb, ingress=[{"ip": "47.100.1.2"}]))
+    assert kube.services[(NS, SVC)]["status"]["loadBalancer"] == {}

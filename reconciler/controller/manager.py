@@ -40,14 +40,14 @@ from kubernetes import client as k8s
 
 from cloud.retry import gone
 from reconciler import groups as adapters
-from reconciler.cluster import SERVICE_NAME_LABEL, _node_info, view_of
+from reconciler.cluster import SERVICE_NAME_LABEL, node_info, view_of
 from reconciler.controller import metrics
 from reconciler.controller.informer import Informer, all_synced, key_of
-from reconciler.controller.publish import Publisher
 from reconciler.controller.workqueue import WorkQueue
 from reconciler.desired import Target, desired, without_port
 from reconciler.model import Backend
 from reconciler.planner import Key, plan
+from reconciler.publish import Publisher
 from reconciler.record import (
     FINALIZER,
     GROUP,
@@ -187,7 +187,7 @@ class Controller:
 
     def _on_node(self, kind: str, obj: dict[str, Any]) -> None:
         name = (obj.get("metadata") or {}).get("name")
-        seen = None if kind == "DELETED" else _node_info(obj)
+        seen = None if kind == "DELETED" else node_info(obj)
         with self._lock:
             if self._nodes_seen.get(name) == seen:
                 return  # a heartbeat: nothing the reconciler reads changed

@@ -1,5 +1,6 @@
-"""What the controller tells Kubernetes besides the records' status: Events on the records, and the addresses of
-Pulumi-owned Services in their `status.loadBalancer.ingress`.
+"""What the reconciler tells Kubernetes besides the records' status: Events on the records (the controller), and the
+addresses of Pulumi-owned Services in their `status.loadBalancer.ingress` (the controller, and the dynamic resource
+after each sync it makes itself), so that `kubectl get svc`, external-dns and the stack outputs agree.
 
 - Events are core/v1 Events (what `kubectl describe bg` lists) with the record as involvedObject; only for
   something that happened (writes made, a failure, a release, drift repaired), never for "nothing to do".
@@ -11,6 +12,7 @@ Pulumi-owned Services in their `status.loadBalancer.ingress`.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from typing import Any, Iterable, Optional
@@ -77,6 +79,24 @@ class Publisher:
                 raise
             return False
         return True
+
+
+def publish_ingress(api: k8s.ApiClient, namespace: str, service: str) -> bool:
+    """The same ingress, read fresh (the Pulumi dynamic resource's path, without watch caches): the Service and
+    its records (by their label). Best effort: an address that cannot be written is no reason to fail a sync."""
+    from reconciler.record import GROUP, PLURAL, SERVICE_LABEL, VERSION
+
+    try:
+        svc = k8s.CoreV1Api(api).read_namespaced_service(service, namespace, _preload_content=False,
+                                                         _request_timeout=REQUEST_TIMEOUT)
+        records = k8s.CustomObjectsApi(api).list_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, label_selector=f"{SERVICE_LABEL}={service}",
+            _request_timeout=REQUEST_TIMEOUT)
+        return Publisher(api, "pulumi").ingress(json.loads(svc.data), records.get("items") or [])
+    except Exception as exc:  # noqa: BLE001
+        log.warning("service ingress not written", extra={"service": f"{namespace}/{service}",
+                                                          "error": f"{type(exc).__name__}: {exc}"[:300]})
+        return False
 
 
 def addresses(records: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
