@@ -122,7 +122,7 @@ class BackendSyncProvider(ResourceProvider):
                         region_id=props.get("regionId"), port_name=props.get("portName"),
                         pools=props.get("pools") or (), port=int(props.get("port") or 0),
                         server_type=props.get("serverType"), drain_seconds=float(props.get("drainSeconds") or 0),
-                        ingress=props.get("ingress"))
+                        ingress=props.get("ingress"), writer="controller" if props.get("controller") else "pulumi")
 
     def _group(self, props: dict[str, Any]):
         from reconciler.groups import group_for, owner_mark

@@ -47,6 +47,10 @@ MANAGED_BY_LABEL, MANAGER = "app.kubernetes.io/managed-by", "ack-edge-lb"
 SYNCED = "Synced"
 # Held by the controller on the records it syncs: a deleted record stays until its backends are released.
 FINALIZER = "ack-edge-lb.io/backends"
+# The one writer of a group's backends: the in-cluster controller, or the stack's BackendSync during `pulumi up`.
+# The controller syncs only `controller` records, so a stack without the controller (or one switching it off)
+# never has two writers on its groups.
+WRITERS = ("controller", "pulumi")
 CONFLICT_ATTEMPTS = 5
 REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read (s)
 Key = tuple[str, int]
@@ -64,6 +68,10 @@ class RecordConflict(RecordError):
     pass
 
 
+class WriterChanged(RecordError):
+    """spec.writer no longer names this writer: it must not write the group any more."""
+
+
 # --- naming and spec ----------------------------------------------------------------------------------
 
 def record_name(service: str, kind: str, group_id: str, region_id: Optional[str] = None) -> str:
@@ -77,9 +85,11 @@ def record_name(service: str, kind: str, group_id: str, region_id: Optional[str]
 def spec_for(*, kind: str, group_id: str, service: str, mode: str, region_id: Optional[str] = None,
              port_name: Optional[str] = None, pools: Iterable[str] = (), port: int = 0,
              server_type: Optional[str] = None, drain_seconds: float = 0,
-             ingress: Optional[Iterable[Mapping[str, str]]] = None) -> dict[str, Any]:
-    """The record's spec; absent values are left out (the schema has no nulls in spec)."""
-    spec: dict[str, Any] = {"kind": kind, "groupId": group_id, "service": service, "mode": mode,
+             ingress: Optional[Iterable[Mapping[str, str]]] = None, writer: str = "pulumi") -> dict[str, Any]:
+    """The record's spec; absent values are left out (the schema has no nulls in spec). `writer`: WRITERS."""
+    if writer not in WRITERS:
+        raise ValueError(f"writer {writer!r} is not one of {', '.join(WRITERS)}")
+    spec: dict[str, Any] = {"kind": kind, "groupId": group_id, "service": service, "mode": mode, "writer": writer,
                             "pools": sorted(pools), "port": int(port or 0), "serverType": server_type or kind,
                             # Whole seconds: a drain shorter than one is only a test's.
                             "drainSeconds": int(math.ceil(drain_seconds or 0))}
@@ -199,8 +209,11 @@ class BackendRecord:
     """One BackendGroup object. Holds the last object read or written (`obj`), so writes carry its resourceVersion."""
 
     def __init__(self, api: k8s.ApiClient, namespace: str, name: str, *, attempts: int = CONFLICT_ATTEMPTS,
-                 backoff: float = 0.05, sleep: Callable[[float], None] = time.sleep):
+                 backoff: float = 0.05, sleep: Callable[[float], None] = time.sleep, writer: Optional[str] = None):
+        """`writer`: write the status only while spec.writer says so (the controller: a stack that takes the group
+        back stops it before its next batch, since that spec change makes the next status write conflict)."""
         self.api, self.namespace, self.name = api, namespace, name
+        self.writer = writer
         self.custom = k8s.CustomObjectsApi(api)
         self.attempts, self.backoff, self.sleep = attempts, backoff, sleep
         self.obj: Optional[dict[str, Any]] = None
@@ -366,6 +379,9 @@ class BackendRecord:
             current = self.obj if self.obj is not None else self.read()
             if current is None:
                 raise RecordError(f"{self} does not exist: its status cannot be written")
+            writer = (current.get("spec") or {}).get("writer", "pulumi")
+            if self.writer is not None and writer != self.writer:
+                raise WriterChanged(f"{self}: its writer is now {writer!r}; {self.writer!r} stops here")
             old = dict(current.get("status") or {})
             new = mutate(copy.deepcopy(old))
             if _without_times(new) == _without_times(old):

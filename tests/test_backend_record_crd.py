@@ -70,7 +70,7 @@ def test_the_crd_names_scope_subresource_and_columns_are_the_design_s():
     assert version["name"] == VERSION and version["served"] and version["storage"]
     assert version["subresources"] == {"status": {}}
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
-    assert list(columns) == ["Kind", "Group", "Synced", "Backends", "Error", "Age"]
+    assert list(columns) == ["Kind", "Group", "Writer", "Synced", "Backends", "Error", "Age"]
     assert columns["Synced"] == '.status.conditions[?(@.type=="Synced")].status'
     schema = version["schema"]["openAPIV3Schema"]["properties"]
     assert set(schema["spec"]["required"]) == {"kind", "groupId", "service", "mode"}

@@ -72,10 +72,11 @@ def controller(api):
     ctl.stop(5)
 
 
-def declare(api, elb, drain=0, ingress=("47.1.1.1",)):
+def declare(api, elb, drain=0, ingress=("47.1.1.1",), writer="controller"):
     record = BackendRecord(api, NS, record_name(SVC, "ens", elb))
     record.ensure(spec_for(kind="ens", group_id=elb, service=SVC, mode="cluster", pools=["np-hefei"],
-                           port_name="http", drain_seconds=drain, ingress=[{"ip": ip} for ip in ingress]))
+                           port_name="http", drain_seconds=drain, ingress=[{"ip": ip} for ip in ingress],
+                           writer=writer))
     return record
 
 
@@ -226,3 +227,29 @@ def test_the_cache_survives_an_outage_whole_and_lists_again_when_its_version_exp
         stop.set()
         informer.halt()
         informer.thread.join(5)
+
+
+def test_a_record_the_stack_writes_itself_is_left_alone_and_handed_back(api, kube, cloud, elb, controller):
+    add_nodes(kube, cloud, "np-hefei", 2)
+    record = declare(api, elb)
+    controller.start()
+    wait_for(lambda: len(live(cloud, elb)) == 2 and synced(record), what="synced by the controller")
+    # The stack switches the controller off for this group: its BackendSync declares itself the writer.
+    declare(api, elb, writer="pulumi")
+    wait_for(lambda: FINALIZER not in (record.read()["metadata"].get("finalizers") or []), what="the hand-back")
+    cloud.reset_counts()
+    kube.add_node("np-hefei-node-9", pool="np-hefei", instance_id="i-hefei009", internal_ip="10.0.9.9")
+    time.sleep(0.3)
+    assert sum(cloud.calls.values()) == 0 and "i-hefei009" not in live(cloud, elb)  # one writer: the stack
+
+
+def test_a_status_write_stops_once_the_writer_changed(api, kube, elb):
+    from reconciler.model import Intent
+    from reconciler.record import WriterChanged
+
+    declare(api, elb)
+    mine = BackendRecord(api, NS, record_name(SVC, "ens", elb), writer="controller")
+    mine.read()
+    declare(api, elb, writer="pulumi")  # the stale copy the controller holds still says "controller"
+    with pytest.raises(WriterChanged, match="writer is now 'pulumi'"):
+        mine.begin(Intent.start("add", []), [])

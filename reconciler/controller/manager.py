@@ -255,7 +255,7 @@ class Controller:
 
     def _sync(self, key: str, since: float) -> None:
         namespace, name = key.split("/", 1)
-        record = BackendRecord(self.api, namespace, name)
+        record = BackendRecord(self.api, namespace, name, writer="controller")
         obj = record.read()
         if obj is None:
             return
@@ -263,6 +263,13 @@ class Controller:
         generation = record.generation
         record.syncing = generation
         deleting = bool(meta.get("deletionTimestamp"))
+        if spec.get("writer", "pulumi") != "controller":
+            # The stack's BackendSync writes this group: hands off, and no finalizer of ours keeps it.
+            self._holds.pop(key, None)
+            if FINALIZER in (meta.get("finalizers") or []):
+                record.release_finalizer()
+                log.info("handed back", extra={"record": key, "writer": spec.get("writer", "pulumi")})
+            return
         if deleting and FINALIZER not in (meta.get("finalizers") or []):
             return  # released already; the API server removes it
         if not deleting:
