@@ -42,6 +42,7 @@ for service in config.services:
         matched_pools=matched_pools(service, config.node_pools),
         protect=config.protected(pulumi.get_stack()),
         providers=providers,
+        controller=controller,
     ))
 
 pulumi.export("externalIp", {key: svc.external_ip for key, svc in exposed.items()})

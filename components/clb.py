@@ -18,6 +18,7 @@ import pulumi
 from pulumi_alicloud import slb
 
 from components.annotations import vgroup_port
+from components.controller import Controller, controller_dependencies
 from components.listeners import ESTABLISHED_TIMEOUT_DEFAULT, LOCAL_HEALTH_PATH, SCHEDULER_DEFAULT
 from reconciler.provider import BackendSync
 from stacks.model import HealthCheck, NodePool, Service
@@ -48,6 +49,8 @@ class ClbExposureArgs:
     provider: Optional[pulumi.ProviderResource] = None
     # CCM keeps the groups' backends (`management: user`): no BackendSync.
     bound_by_ccm: bool = False
+    # The in-cluster controller, when the stack deploys it: it keeps the backends, BackendSync waits for it.
+    controller: Optional[Controller] = None
 
 
 class ClbExposure(pulumi.ComponentResource):
@@ -113,8 +116,9 @@ class ClbExposure(pulumi.ComponentResource):
                 f"{name}/backends/{key}", kind="clb", group_id=group.id, namespace=svc.namespace, service=svc.name,
                 mode="local" if local else "cluster", pools=pools, port=node_port if node_port is not None else 0,
                 server_type="ecs", port_name=port.name, region_id=region, drain_seconds=lb.drain_seconds,
-                ingress=[{"ip": self.load_balancer.address}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[group, *args.after])))
+                ingress=[{"ip": self.load_balancer.address}], controller=args.controller is not None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[group, *args.after,
+                                                                     *controller_dependencies(args.controller)])))
         self.lb_id = self.load_balancer.id
         self.address = self.load_balancer.address
         self.listener_ports = [f"{p.listener_protocol}:{p.port}" for p in svc.ports]

@@ -59,15 +59,20 @@ ACCESS_KEY_SETTINGS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "accessKey", "ALIBABA_CLOU
 
 
 def cluster_rules(group: str, plural: str) -> list[dict[str, Any]]:
-    """What the controller reads cluster-wide, and the only things it writes (issue 10 design, RBAC)."""
+    """What the controller reads cluster-wide, and the only things it writes (the controller's contract, RBAC).
+
+    Reads are list and watch only: every object comes from an informer's cache, none is fetched by name."""
     return [
-        {"apiGroups": [""], "resources": ["services", "nodes"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["services", "nodes"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
         # The addresses it publishes: `status.loadBalancer.ingress` of the Services it serves.
         {"apiGroups": [""], "resources": ["services/status"], "verbs": ["update", "patch"]},
         {"apiGroups": [group], "resources": [plural], "verbs": ["get", "list", "watch", "update", "patch"]},
         {"apiGroups": [group], "resources": [f"{plural}/status"], "verbs": ["get", "update", "patch"]},
-        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+        # Its finalizer `ack-edge-lb.io/backends`, held until a deleted record's backends are released.
+        {"apiGroups": [group], "resources": [f"{plural}/finalizers"], "verbs": ["update"]},
+        # Events on the records (Synced, SyncFailed, Released, Drift), through the core API.
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
 
 
@@ -238,6 +243,10 @@ class Controller(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.crd, self.cluster_role_binding,
                                                                  self.role_binding, self.service_account]))
+        # What a BackendSync that hands its group to the controller waits for: the CRD of its record, and the
+        # Deployment, which pulumi-kubernetes awaits until its pods are ready, so the first wait has a reader;
+        # on destroy the BackendSyncs go first, while the controller still runs to release their backends.
+        self.backend_dependencies: list[pulumi.Resource] = [self.crd, self.deployment]
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             f"{name}/disruption-budget",
             metadata=meta(name=NAME, namespace=namespace, labels=LABELS),
@@ -254,6 +263,11 @@ class Controller(pulumi.ComponentResource):
             opts=child)
         self.register_outputs({"namespace": self.namespace, "deployment": f"{config.namespace}/{NAME}",
                                "crd": crd["metadata"]["name"]})
+
+
+def controller_dependencies(controller: Optional[Controller]) -> list[pulumi.Resource]:
+    """What a BackendSync waits for: the controller's CRD and Deployment, or nothing without a controller."""
+    return list(controller.backend_dependencies) if controller is not None else []
 
 
 def _rule(rule: dict[str, Any]) -> k8s.rbac.v1.PolicyRuleArgs:

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from components import annotations as ann
 from components.clb import ClbExposure, ClbExposureArgs
 from components.cluster_patch import NODE_POOL_WAIT, POOL_SERVICE_WAIT, ExistingObjectPatch
+from components.controller import Controller
 from components.elb import RegionalElb, RegionalElbArgs
 from components.listeners import listener_specs
 from components.nlb import NlbExposure, NlbExposureArgs
@@ -39,6 +40,9 @@ class EdgeServiceArgs:
     protect: bool = False
     # Providers of the regional resources (NLB, CLB); one per region, shared by the services.
     providers: Optional[RegionalProviders] = None
+    # The in-cluster controller, when the stack deploys it: it keeps the backends of the groups Pulumi owns
+    # (`management: pulumi`), and each BackendSync hands its group to it and waits until it is synced.
+    controller: Optional[Controller] = None
 
 
 def _addresses(status: Any) -> list[str]:
@@ -115,7 +119,7 @@ class EdgeService(pulumi.ComponentResource):
                 self.elbs[pool.id] = RegionalElb(f"{name}/elb/{pool.id}", RegionalElbArgs(
                     service=svc, pool=pool, cluster_id=args.cluster.id, protect=args.protect, listeners=specs,
                     node_ports=node_ports, health_check_node_port=health_port, sync_backends=owned,
-                    after=[self.service],
+                    after=[self.service], controller=args.controller,
                 ), opts=child)
         # A Pulumi-owned NLB or CLB: one load balancer for the Service, not one per region.
         self.exposure: Optional[NlbExposure | ClbExposure] = None
@@ -189,12 +193,12 @@ class EdgeService(pulumi.ComponentResource):
             return NlbExposure(f"{name}/nlb", NlbExposureArgs(
                 service=svc, cluster_id=args.cluster.id, vpc_id=args.cluster.vpc_id, node_pools=args.node_pools,
                 matched_pools=args.matched_pools, protect=args.protect, node_ports=node_ports, after=after,
-                provider=regional, bound_by_ccm=lb.ccm_binds,
+                provider=regional, bound_by_ccm=lb.ccm_binds, controller=args.controller,
             ), opts=child)
         return ClbExposure(f"{name}/clb", ClbExposureArgs(
             service=svc, cluster_id=args.cluster.id, node_pools=args.node_pools, matched_pools=args.matched_pools,
             protect=args.protect, node_ports=node_ports, health_check_node_port=health_port, after=after,
-            provider=regional, bound_by_ccm=lb.ccm_binds,
+            provider=regional, bound_by_ccm=lb.ccm_binds, controller=args.controller,
         ), opts=child)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_alicloud as alicloud
 
+from components.controller import Controller, controller_dependencies
 from components.eip_address import EipAddress
 from components.ens_listener import EnsListener
 from components.listeners import ListenerSpec
@@ -50,6 +51,8 @@ class RegionalElbArgs:
     sync_backends: bool = False
     # Created after these (the Kubernetes Service, which BackendSync reads).
     after: Sequence[pulumi.Resource] = ()
+    # The in-cluster controller, when the stack deploys it: it keeps the backends, BackendSync waits for it.
+    controller: Optional[Controller] = None
 
 
 class RegionalElb(pulumi.ComponentResource):
@@ -110,8 +113,9 @@ class RegionalElb(pulumi.ComponentResource):
                 f"{name}/backends", kind="ens", group_id=self.load_balancer.id, namespace=svc.namespace,
                 service=svc.name, mode="local" if svc.external_traffic_policy == "Local" else "cluster",
                 pools=[pool.id], port_name=svc.ports[0].name, drain_seconds=svc.load_balancer.drain_seconds,
-                ingress=[{"ip": self.address_lookup.ipAddress}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.listeners, *args.after]))
+                ingress=[{"ip": self.address_lookup.ipAddress}], controller=args.controller is not None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.listeners, *args.after,
+                                                                     *controller_dependencies(args.controller)]))
         self.elb_id = self.load_balancer.id
         self.address = self.address_lookup.ipAddress
         self.listener_ports = [f"{spec.protocol}:{spec.port}" for spec in args.listeners]

@@ -18,6 +18,7 @@ import pulumi
 from pulumi_alicloud import nlb
 
 from components.annotations import vgroup_port
+from components.controller import Controller, controller_dependencies
 from reconciler.provider import BackendSync
 from stacks.model import HealthCheck, NodePool, Service
 from stacks.naming import cloud_zones, listener_name, nlb_name, nlb_server_group_name, region_of_zone
@@ -41,6 +42,8 @@ class NlbExposureArgs:
     provider: Optional[pulumi.ProviderResource] = None
     # CCM keeps the groups' servers (`management: user`): no BackendSync.
     bound_by_ccm: bool = False
+    # The in-cluster controller, when the stack deploys it: it keeps the servers, BackendSync waits for it.
+    controller: Optional[Controller] = None
 
 
 class NlbExposure(pulumi.ComponentResource):
@@ -100,7 +103,9 @@ class NlbExposure(pulumi.ComponentResource):
                 pools=[p.id for p in args.matched_pools], port=target if ip_mode else node_port,
                 server_type="Ip" if ip_mode else "Ecs", port_name=port.name, region_id=region,
                 drain_seconds=lb.drain_seconds, ingress=[{"hostname": self.load_balancer.dns_name}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[group, *args.after])))
+                controller=args.controller is not None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[group, *args.after,
+                                                                     *controller_dependencies(args.controller)])))
         self.lb_id = self.load_balancer.id
         self.address = self.load_balancer.dns_name
         self.listener_ports = [f"{p.protocol.lower()}:{p.port}" for p in svc.ports]

@@ -53,6 +53,11 @@ def _known(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool) and value != UNKNOWN
 
 
+def _keeper(sync: Registration) -> str:
+    """Who keeps a Pulumi-owned group's backends: the BackendSync at each `pulumi up`, or the in-cluster controller."""
+    return "the in-cluster controller" if sync.inputs.get("controller") is True else "BackendSync"
+
+
 def _pools(pools: list[str]) -> str:
     return f" of {', '.join(pools)}" if pools else ""
 
@@ -193,7 +198,7 @@ class _Builder:
                 LISTENER, region, (*rank, LISTENER, port), backing=(r.name,)), elb))
         if backends is not None:
             node = Node(backends.name, f"{_nodes_phrase(svc.policy, backends.inputs.get('pools') or [pool])}"
-                                       "<br/>kept by BackendSync", BACKENDS, region, (*rank, BACKENDS),
+                                       f"<br/>kept by {_keeper(backends)}", BACKENDS, region, (*rank, BACKENDS),
                         backing=(backends.name,))
             for source in targets or [elb]:
                 self.topology.add(node, source)
@@ -290,7 +295,7 @@ class _Builder:
                     else _nodes_phrase(svc.policy, pools, cloud=svc.lb_type == "clb"))
             group_kind = (f"{group.inputs.get('serverGroupType', '')} server group".strip() if svc.lb_type == "nlb"
                           else "VServerGroup")
-            self.topology.add(Node(sync.name, f"{group_kind}<br/>{what}<br/>kept by BackendSync", BACKENDS, region,
+            self.topology.add(Node(sync.name, f"{group_kind}<br/>{what}<br/>kept by {_keeper(sync)}", BACKENDS, region,
                                    (*rank, BACKENDS, port), backing=_names(sync, group)), step)
 
     def ccm(self, svc: _Service) -> None:

@@ -163,26 +163,36 @@ def test_kube_system_is_used_not_declared(config, plan):
 # --- RBAC --------------------------------------------------------------------------------------------------------
 
 
+# The controller's contract (RBAC), verb by verb: exactly this, cluster-wide, and nothing more.
+CONTRACT = {
+    *{("ack-edge-lb.io", "backendgroups", v) for v in ("get", "list", "watch", "patch", "update")},
+    *{("ack-edge-lb.io", "backendgroups/status", v) for v in ("get", "patch", "update")},
+    ("ack-edge-lb.io", "backendgroups/finalizers", "update"),
+    *{(g, r, v) for g, r in (("discovery.k8s.io", "endpointslices"), ("", "nodes"), ("", "services"))
+      for v in ("list", "watch")},
+    ("", "services/status", "patch"), ("", "services/status", "update"),
+    ("", "events", "create"), ("", "events", "patch"),
+}
+
+
 def test_rbac_is_least_privilege(config, plan):
     run = plan(with_controller(config), preview=False)
     crd = load_crd()
     cluster = run.named("controller/cluster-role").inputs["rules"]
     assert cluster == cluster_rules(crd["spec"]["group"], crd["spec"]["names"]["plural"])
-    granted = {(group, resource, verb) for rule in cluster for group in rule["apiGroups"]
-               for resource in rule["resources"] for verb in rule["verbs"]}
-    writes = {g for g in granted if g[2] not in ("get", "list", "watch")}
-    assert writes == {("", "services/status", "update"), ("", "services/status", "patch"),
-                      ("ack-edge-lb.io", "backendgroups", "update"), ("ack-edge-lb.io", "backendgroups", "patch"),
-                      ("ack-edge-lb.io", "backendgroups/status", "update"),
-                      ("ack-edge-lb.io", "backendgroups/status", "patch"),
-                      ("", "events", "create"), ("", "events", "patch"),
-                      ("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch")}
-    reads = {(g, r) for g, r, v in granted if v == "watch"}
-    assert reads == {("", "services"), ("", "nodes"), ("discovery.k8s.io", "endpointslices"),
-                     ("ack-edge-lb.io", "backendgroups")}
+    assert not [rule for rule in cluster if "resourceNames" in rule or "nonResourceURLs" in rule]
+    granted = [(group, resource, verb) for rule in cluster for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]]
+    assert len(granted) == len(set(granted)), "a verb granted twice"
+    assert set(granted) == CONTRACT
     assert not [g for g in granted if "*" in g or g[1] in ("secrets", "services") and g[2] not in
-                ("get", "list", "watch")], "no wildcard, no Secret, no Service spec write"
+                ("list", "watch")], "no wildcard, no Secret, no Service spec write"
+    # Its Lease, in its namespace only: created (a create cannot name its object), then read and renewed by name.
     role = run.named("controller/role").inputs
+    assert {(group, resource, verb, tuple(rule.get("resourceNames") or ())) for rule in role["rules"]
+            for group in rule["apiGroups"] for resource in rule["resources"] for verb in rule["verbs"]} == {
+        ("coordination.k8s.io", "leases", "create", ()), ("coordination.k8s.io", "leases", "get", (NAME,)),
+        ("coordination.k8s.io", "leases", "update", (NAME,))}
     assert role["rules"] == LEASE_RULES and role["metadata"]["namespace"] == "ack-edge-lb-system"
     subject = [{"kind": "ServiceAccount", "name": NAME, "namespace": "ack-edge-lb-system"}]
     for binding, kind, role_name in (("controller/cluster-role-binding", "ClusterRole", NAME),

@@ -9,7 +9,8 @@ Deployment, PodDisruptionBudget) are kept here, as the API server would keep the
 gives them (`<namespace>/<name>`, `<name>` for cluster-scoped kinds), a `metadata.uid` per object, a namespaced
 object refused while its namespace does not exist, a second object of one name refused (a patch resource is
 server-side applied, so it creates or takes over). The CRD patch also registers the CRD with the fake API
-where it serves CRDs (an existing one stays: the program never deletes it, `retainOnDelete`).
+where it serves CRDs (an existing one stays: the program never deletes it, `retainOnDelete`). `on_kept` hears
+of each kept object once it exists (its inputs) and once it is gone (None): what the world's kubelet runs.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 
 class KubernetesDouble:
-    def __init__(self, kubeconfig: str, on_service: Optional[Callable[[dict[str, Any]], None]] = None):
+    def __init__(self, kubeconfig: str, on_service: Optional[Callable[[dict[str, Any]], None]] = None,
+                 on_kept: Optional[Callable[[str, str, Optional[dict[str, Any]]], None]] = None):
         self.api = k8s_config.new_client_from_config_dict(yaml.safe_load(kubeconfig), persist_config=False)
         self.core = k8s.CoreV1Api(self.api)
         self.on_service = on_service
+        self.on_kept = on_kept
         self._kept: dict[tuple[str, str], dict[str, Any]] = {}  # (type, id) -> the object's metadata
         self._serial = itertools.count(1)
 
@@ -56,7 +59,10 @@ class KubernetesDouble:
             return self._id(live), self._outputs(live)
         if type_ == CRD_PATCH:
             self._register_crd(inputs)
-        return self._keep(type_, inputs)
+        id_, outputs = self._keep(type_, inputs)
+        if self.on_kept is not None:
+            self.on_kept(type_, id_, inputs)
+        return id_, outputs
 
     def update(self, type_: str, id_: str, old: dict[str, Any], inputs: dict[str, Any], region: str = ""
                ) -> dict[str, Any]:
@@ -88,7 +94,8 @@ class KubernetesDouble:
                 if "(404)" not in str(exc):
                     raise
             return
-        self._kept.pop((type_, id_), None)
+        if self._kept.pop((type_, id_), None) is not None and self.on_kept is not None:
+            self.on_kept(type_, id_, None)
 
     # --- helpers -------------------------------------------------------------------------------------
 

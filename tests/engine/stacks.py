@@ -45,8 +45,8 @@ def variants() -> dict[str, dict[str, Any]]:
     service("elb-pulumi-cluster", externalTrafficPolicy="Cluster",
             loadBalancer={"type": "elb", "management": "pulumi", "spec": "elb.s1.small",
                           "healthCheck": {"interval": 5}})
-    # The in-cluster controller beside a Pulumi-owned ELB. No controller process runs in the harness, so the
-    # BackendSync resources are not told to wait for one: they sync the backends themselves, as without it.
+    # The in-cluster controller beside a Pulumi-owned ELB: the BackendSyncs hand their groups to it and wait for
+    # it, and the world runs the real controller while its Deployment exists (tests/engine/in_cluster.py).
     with_controller = service("elb-pulumi-with-controller", loadBalancer={"type": "elb", "management": "pulumi"})
     with_controller["controller"] = {"enabled": True, "image": "registry.example.com/ack-edge-lb/controller:0123abc",
                                      "credentials": {"rrsa": {"roleName": "ack-edge-lb-controller"}},

@@ -13,7 +13,9 @@ Seeded from the stack configuration, as the cluster would be before the first `p
   applied, the EndpointSlice controller publishes them (named target ports resolve to POD_PORT);
 - the BackendGroup CRD, whose records BackendSync writes through the API itself;
 - for ELB Services that ECM serves (`ecm`, `user`), the PoolService `<svc>-<pool>` of each matched pool,
-  which the controller creates once the Service exists (with its managed-by label).
+  which the controller creates once the Service exists (with its managed-by label);
+- while the stack's in-cluster controller has its Deployment, that controller runs (in_cluster.py): the
+  BackendSyncs of such a stack hand their groups to it and wait for it. `world.settle()` waits until it is idle.
 The dynamic-provider host gets the emulator's endpoints and an AccessKey in its environment, and the
 kubeconfig as the secret `kubernetes:kubeconfig`, as a real stack configures pulumi-kubernetes.
 """
@@ -31,6 +33,7 @@ from stacks.naming import matched_pools
 from tests.emulator import Emulator, Ens, Nlb, Slb
 from tests.engine.alicloud_double import AlicloudDouble, Cloud
 from tests.engine.engine import World
+from tests.engine.in_cluster import InClusterController
 from tests.engine.kubernetes_double import KubernetesDouble
 from tests.kubeserver import KubeServer
 
@@ -47,6 +50,11 @@ class StackWorld:
     cloud: Emulator
     kube: KubeServer
     config: StackConfig
+    controller: InClusterController
+
+    def settle(self) -> None:
+        """Until the in-cluster controller, where it runs, has nothing due and nothing in progress."""
+        self.controller.settle()
 
     def instance_id(self, pool: str, n: int) -> str:
         return f"i-{pool.replace('-', '')}{n}"
@@ -104,9 +112,12 @@ def stack_world(raw: dict[str, Any], stack: str = "test", *, ecm_after_reads: in
                     with kube.lock:
                         kube._add_slice(svc.namespace, svc.name, pods, [], "IPv4")  # noqa: SLF001
 
-        kubernetes = KubernetesDouble(kube.kubeconfig(TOKEN), on_service=publish)
-        alicloud = AlicloudDouble(Cloud(emu.endpoint, KEY, REGION))
         endpoint = emu.endpoint if "://" in emu.endpoint else f"http://{emu.endpoint}"
+        controller = InClusterController(kube.kubeconfig(TOKEN), {
+            "alicloud:accessKey": KEY[0], "alicloud:secretKey": KEY[1],
+            "alicloud:endpoints": [{"ens": endpoint, "nlb": endpoint, "slb": endpoint}], "alicloud:protocol": "HTTP"})
+        kubernetes = KubernetesDouble(kube.kubeconfig(TOKEN), on_service=publish, on_kept=controller.on_kept)
+        alicloud = AlicloudDouble(Cloud(emu.endpoint, KEY, REGION))
         world = World(
             env={"ALIBABA_CLOUD_ACCESS_KEY_ID": KEY[0], "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY[1],
                  "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",  # no ECS metadata lookup: 127.0.0.1 only
@@ -116,6 +127,7 @@ def stack_world(raw: dict[str, Any], stack: str = "test", *, ecm_after_reads: in
             secret_keys=("kubernetes:kubeconfig",),
             doubles={"alicloud": alicloud, "kubernetes": kubernetes})
         try:
-            yield StackWorld(world, emu, kube, cfg)
+            yield StackWorld(world, emu, kube, cfg, controller)
         finally:
+            controller.stop()
             kubernetes.close()
