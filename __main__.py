@@ -27,7 +27,7 @@ controller = None
 if config.controller is not None and config.controller.enabled:
     try:
         controller = Controller("controller", ControllerArgs(
-            config=config.controller, node_pools=config.node_pools))
+            config=config.controller, node_pools=config.node_pools, stack_rate_limits=config.rate_limits))
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
 # NLBs and CLBs are regional: their resources get a provider for the cluster's region (components/providers.py).

@@ -19,9 +19,9 @@ stack's secret AccessKey in a Secret the pods read as environment variables: a s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -104,11 +104,13 @@ def command(namespace: str) -> list[str]:
     return ["python", "-m", "reconciler.controller", "--namespace", namespace, "--metrics-port", str(METRICS_PORT)]
 
 
-def rate_limits_json(config: ControllerConfig) -> Optional[str]:
-    """The `rateLimits` setting as the controller reads it from ACK_EDGE_LB_RATE_LIMITS; None when unset."""
-    if not config.rate_limits:
+def rate_limits_json(config: ControllerConfig, stack: Optional[Mapping[str, int]] = None) -> Optional[str]:
+    """The limits as the controller reads them from ACK_EDGE_LB_RATE_LIMITS: `controller.rateLimits`, else the
+    stack's `rateLimits`; None when neither is set (the documented quotas)."""
+    limits = config.rate_limits or dict(stack or {})
+    if not limits:
         return None
-    return json.dumps(dict(sorted(config.rate_limits.items())), separators=(",", ":"))
+    return json.dumps(dict(sorted(limits.items())), separators=(",", ":"))
 
 
 def access_key_from_stack(stack: str) -> dict[str, pulumi.Output[str]]:
@@ -146,6 +148,8 @@ class ControllerArgs:
     crd: Optional[dict[str, Any]] = None  # default: load_crd()
     # secret credentials: env variable -> secret value (default: access_key_from_stack)
     access_key: Optional[dict[str, pulumi.Output[str]]] = None
+    # The stack's `rateLimits`, the controller's unless `controller.rateLimits` sets its own.
+    stack_rate_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 class Controller(pulumi.ComponentResource):
@@ -222,7 +226,7 @@ class Controller(pulumi.ComponentResource):
                 secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=self.secret.metadata.name, key=var)))
                 for var in ACCESS_KEY_SETTINGS]
             pod_annotations[CREDENTIALS_REVISION] = self.secret.metadata.apply(lambda m: (m.uid if m else None) or "")
-        limits = rate_limits_json(config)
+        limits = rate_limits_json(config, args.stack_rate_limits)
         if limits is not None:
             env.append(k8s.core.v1.EnvVarArgs(name=RATE_LIMITS_ENV, value=limits))
 

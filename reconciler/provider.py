@@ -38,6 +38,7 @@ from pulumi.dynamic import (
 from cloud import credentials
 from components.dynamic import DynamicResource
 from components.wire import fully_known, gone, is_known, normalized
+from reconciler import ratelimit
 from reconciler.desired import Target
 from reconciler.model import BATCH_LIMITS, Backend
 
@@ -88,6 +89,10 @@ class BackendSyncProvider(ResourceProvider):
         # Every `alicloud:` setting pulumi-alicloud reads, and `kubernetes:kubeconfig` / `kubernetes:context`;
         # held in memory only, never serialized into the state.
         self._config = credentials.provider_config(req.config, kubernetes=True)
+        # The stack's `ack-edge-lb:rateLimits` (checked by the program's rules), shared by every group of this host.
+        limits = req.config.get(ratelimit.SETTING)
+        if limits not in (None, "", "{}"):
+            ratelimit.configure(ratelimit.limits_from_text(limits) if isinstance(limits, str) else limits)
 
     # --- the layers, built per call -------------------------------------------------------------
 

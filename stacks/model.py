@@ -347,8 +347,8 @@ class Controller(Model):
         None, description="How the controller authenticates to the cloud (required when enabled).")
     rate_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(
         {}, description="API family (`ens.backends`, `nlb.servers`, `clb.write`) -> calls per the quota's period, "
-                        "at most the documented quota; passed as ACK_EDGE_LB_RATE_LIMITS. Lower `nlb.servers` "
-                        "when CCM shares the account's NLB quota.")
+                        "at most the documented quota; passed as ACK_EDGE_LB_RATE_LIMITS; unset: the stack's "
+                        "`rateLimits`. Lower `nlb.servers` when CCM shares the account's NLB quota.")
     resources: ControllerResources = Field(ControllerResources(), description="CPU and memory of the container.")
 
 
@@ -368,6 +368,11 @@ class StackConfig(Model):
     controller: Optional[Controller] = Field(
         None, description="The in-cluster controller for `management: pulumi` backends; absent = none (the "
                           "backends then follow pods on every `pulumi up` only).")
+    rate_limits: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        {}, description="Client-side limits of every backend writer of the stack (BackendSync during `pulumi up`, and "
+                        "the controller unless `controller.rateLimits` sets its own): API family (`ens.backends`, "
+                        "`nlb.servers`, `clb.write`) -> calls per the quota's period, at most the documented quota. "
+                        "Lower one when other tools (CCM, the console, other stacks) share the account's quota.")
 
     def protected(self, stack: str) -> bool:
         return self.protect if self.protect is not None else stack.startswith("prod")

@@ -866,15 +866,25 @@ def controller_role_arn_for_name(raw):
     _controller(raw)["credentials"]["rrsa"]["roleName"] = "acs:ram::1234567890:role/ack-edge-lb"
 
 
-@case("controller_rate_limits_fit_the_quotas", 'controller.rateLimits["nlb.server"]', 100, "nlb.servers")
+@case("rate_limits_fit_the_quotas", 'controller.rateLimits["nlb.server"]', 100, "nlb.servers")
 def controller_rate_limit_unknown_family(raw):
     _controller(raw, rateLimits={"nlb.server": 100})
 
 
-@case("controller_rate_limits_fit_the_quotas", 'controller.rateLimits["nlb.servers"]', 500, "at most 200",
+@case("rate_limits_fit_the_quotas", 'controller.rateLimits["nlb.servers"]', 500, "at most 200",
       message_word="quota")
 def controller_rate_limit_over_quota(raw):
     _controller(raw, rateLimits={"nlb.servers": 500})
+
+
+@case("rate_limits_fit_the_quotas", 'rateLimits["ens.backends"]', 11, "at most 10", message_word="quota")
+def stack_rate_limit_over_quota(raw):
+    raw["rateLimits"] = {"ens.backends": 11}
+
+
+@case("rate_limits_fit_the_quotas", 'rateLimits["ens.backend"]', 5, "ens.backends")
+def stack_rate_limit_unknown_family(raw):
+    raw["rateLimits"] = {"ens.backend": 5}
 
 
 @case("controller_resources_are_quantities", "controller.resources.requests.cpu", "lots", "50m")

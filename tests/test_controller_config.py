@@ -85,6 +85,29 @@ def test_rate_limits_up_to_each_quota_are_passed_on(config, load):
     assert ratelimit.limits_from_text(rate_limits_json(loaded)) == {k: ratelimit.QUOTAS[k] for k in limits}
 
 
+def test_the_stacks_rate_limits_apply_to_the_controller_unless_it_sets_its_own(config, load):
+    config["rateLimits"] = {"nlb.servers": 120}
+    loaded = load(controller(config)).config
+    assert json.loads(rate_limits_json(loaded.controller, loaded.rate_limits)) == {"nlb.servers": 120}
+    loaded = load(controller(config, rateLimits={"nlb.servers": 80})).config
+    assert json.loads(rate_limits_json(loaded.controller, loaded.rate_limits)) == {"nlb.servers": 80}
+
+
+def test_backend_sync_takes_the_stacks_rate_limits_from_its_configuration():
+    from pulumi.dynamic import ConfigureRequest
+
+    from reconciler.provider import BackendSyncProvider
+
+    ratelimit.reset()
+    try:
+        # As the dynamic-provider host hands over the stack's configuration: objects as JSON text.
+        BackendSyncProvider().configure(ConfigureRequest({ratelimit.SETTING: '{"ens.backends": 4}'}))
+        assert ratelimit.limits()["ens.backends"].calls == 4
+        assert ratelimit.limits()["nlb.servers"] == ratelimit.QUOTAS["nlb.servers"]
+    finally:
+        ratelimit.reset()
+
+
 def test_a_rate_limit_must_be_a_whole_positive_number(config, load):
     with pytest.raises(ConfigError) as caught:
         load(controller(config, rateLimits={"nlb.servers": 0}))

@@ -121,22 +121,25 @@ def controller_is_complete(cfg: StackConfig) -> Iterator[Problem]:
 
 
 @rule
-def controller_rate_limits_fit_the_quotas(cfg: StackConfig) -> Iterator[Problem]:
-    """Each limit names an API family and stays within its documented quota (reconciler/ratelimit.py)."""
-    if cfg.controller is None:
-        return
-    for key, value in cfg.controller.rate_limits.items():
-        path = config_path((AT, "rateLimits", key))
-        if key not in ratelimit.QUOTAS:
-            yield Problem(path, value, f"`{key}` is not an API family with a quota",
-                          f"use one of: {', '.join(sorted(ratelimit.QUOTAS))}")
-            continue
-        try:
-            ratelimit.parse_limit(key, value, source=f"{AT}.rateLimits")
-        except ratelimit.RateLimitError as exc:
-            # The message is "<where>: <what>; <fix>": the path is already ours.
-            what, _, fix = str(exc).partition(": ")[2].partition("; ")
-            yield Problem(path, value, what, fix or f"use at most {ratelimit.QUOTAS[key].calls} calls")
+def rate_limits_fit_the_quotas(cfg: StackConfig) -> Iterator[Problem]:
+    """Each limit (`rateLimits`, `controller.rateLimits`) names an API family and stays within its documented quota
+    (reconciler/ratelimit.py)."""
+    settings = [(("rateLimits",), cfg.rate_limits)]
+    if cfg.controller is not None:
+        settings.append(((AT, "rateLimits"), cfg.controller.rate_limits))
+    for at, limits in settings:
+        for key, value in limits.items():
+            path = config_path((*at, key))
+            if key not in ratelimit.QUOTAS:
+                yield Problem(path, value, f"`{key}` is not an API family with a quota",
+                              f"use one of: {', '.join(sorted(ratelimit.QUOTAS))}")
+                continue
+            try:
+                ratelimit.parse_limit(key, value, source=".".join(at))
+            except ratelimit.RateLimitError as exc:
+                # The message is "<where>: <what>; <fix>": the path is already ours.
+                what, _, fix = str(exc).partition(": ")[2].partition("; ")
+                yield Problem(path, value, what, fix or f"use at most {ratelimit.QUOTAS[key].calls} calls")
 
 
 @rule
