@@ -41,10 +41,10 @@ def test_project_runs_python_with_pip_in_venv(project):
 
 def test_every_configuration_key_is_declared(project):
     # `protect` has no stack-independent default (on for prod*), and Pulumi would require a declared
-    # key without default in every stack: it is documented in the README instead. `controller` is an optional
-    # block (absent = no controller), documented in docs/configuration.md.
+    # key without default in every stack: it is documented in the README instead. `controller` and `rateLimits`
+    # are optional blocks (absent = no controller, the documented quotas), documented in docs/configuration.md.
     declared = set(project["config"])
-    assert declared == set(CONFIG_KEYS) - {"protect", "controller"}
+    assert declared == set(CONFIG_KEYS) - {"protect", "controller", "rateLimits"}
     for key in ("cluster",):
         assert project["config"][key]["type"] == "object"
     assert project["config"]["nodePools"]["type"] == "array"
