@@ -1,4 +1,5 @@
-"""Shared fixtures: a valid stack configuration to start from, and the offline program runner."""
+"""Shared fixtures: a valid stack configuration to start from, the offline program runner, and a fake API server
+with a client of it (`kube`, `api`; a module that needs another server defines its own)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from plan.offline import Run, run_program
 from stacks.load import Loaded, validate
 from tests.emulator import FakeClock
+from tests.kube.clients import api, kube  # noqa: F401 - fixtures for every module
 
 # The credentials library's default chain would ask the ECS metadata service (100.100.100.200) for a role;
 # tests reach 127.0.0.1 only. Child processes (the dynamic-provider host) inherit it.

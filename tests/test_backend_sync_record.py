@@ -31,6 +31,7 @@ from tests.kube.wire import ApiError
 from tests.kubeserver import KubeServer
 from tests.test_backend_record_crd import validator
 from tests.test_backend_sync import FAST, NS, SVC, add_nodes, inputs, live
+from tests.test_backend_sync import elb as elb  # noqa: F401 - the fixture, on this module's cloud
 from tests.test_backend_sync import fresh_rate_limits as fresh_rate_limits  # noqa: F401 - the autouse fixture
 from tests.test_backend_sync_nlb_clb import NS as NLB_NS
 from tests.test_backend_sync_nlb_clb import SVC as NLB_SVC
@@ -54,19 +55,6 @@ def kube():
 def cloud():
     with Emulator([Ens(create_polls=0), Nlb(job_polls=1)]) as emu:
         yield emu
-
-
-@pytest.fixture
-def elb(cloud):
-    from alibabacloud_ens20171110 import models
-    from alibabacloud_ens20171110.client import Client
-    from alibabacloud_tea_openapi.models import Config
-
-    client = Client(Config(access_key_id="ak", access_key_secret="sk", region_id="cn-hangzhou",
-                           endpoint=cloud.endpoint, protocol="http"))
-    return client.create_load_balancer(models.CreateLoadBalancerRequest(
-        ens_region_id="cn-hefei-cmcc-2", load_balancer_spec="elb.s2.small", network_id="n-1", v_switch_id="vsw-1",
-        pay_type="PostPaid")).body.load_balancer_id
 
 
 @contextlib.contextmanager

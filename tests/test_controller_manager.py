@@ -8,15 +8,15 @@ from __future__ import annotations
 import time
 
 import pytest
-import yaml
-from kubernetes import config as k8s_config
 
 from reconciler.controller.manager import Controller, Options
 from reconciler.controller.workqueue import WorkQueue
 from reconciler.record import CRD_FILE, FINALIZER, BackendRecord, record_name, spec_for
 from tests.emulator import Emulator, Ens
+from tests.kube.clients import TOKEN
 from tests.kubeserver import KubeServer
 from tests.test_backend_sync import NS, SVC, add_nodes, live
+from tests.test_backend_sync import elb as elb  # noqa: F401 - the fixture, on this module's cloud
 from tests.test_backend_sync import fresh_rate_limits as fresh_rate_limits  # noqa: F401 - the autouse fixture
 
 PULUMI_CLASS = "ack-edge-lb/pulumi"
@@ -34,7 +34,7 @@ def wait_for(check, timeout=10.0, what="condition"):
 
 @pytest.fixture
 def kube():
-    with KubeServer(token="kube-token") as server:
+    with KubeServer(token=TOKEN) as server:
         server.register_crd(CRD_FILE)
         server.add_service(NS, SVC, ports=[{"name": "http", "port": 80, "targetPort": 8080}],
                            external_traffic_policy="Cluster", load_balancer_class=PULUMI_CLASS)
@@ -49,20 +49,6 @@ def cloud(monkeypatch):
         monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk")
         monkeypatch.setenv("ACK_EDGE_LB_ENS_ENDPOINT", f"http://{emu.endpoint}")
         yield emu
-
-
-@pytest.fixture
-def api(kube):
-    client = k8s_config.new_client_from_config_dict(yaml.safe_load(kube.kubeconfig("kube-token")))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def elb(cloud):
-    from tests.test_backend_sync_record import elb as make_elb
-
-    return make_elb.__wrapped__(cloud)
 
 
 @pytest.fixture

@@ -8,20 +8,19 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import new_client_from_config_dict
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
 
+from tests.kube.clients import status_of
 from tests.kubeserver import KubeServer
 
-TOKEN = "kube-token-controller"
 NS = "default"
 GROUP, VERSION, PLURAL = "ack-edge-lb.io", "v1alpha1", "backendgroups"
 CRD_FILE = Path(__file__).resolve().parent.parent / "reconciler" / "crd" / "backendgroups.yaml"
@@ -44,21 +43,6 @@ WIDGETS = {  # a small CRD of our own: cluster-scoped, two versions, defaults, i
                  for version in ("v1", "v1beta1")]}}
 
 
-@pytest.fixture
-def kube() -> Iterator[KubeServer]:
-    with KubeServer(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-def api(kube: KubeServer) -> Iterator[k8s.ApiClient]:
-    client = new_client_from_config_dict(yaml.safe_load(kube.kubeconfig(TOKEN)))
-    yield client
-    client.close()
-
-
-def status_of(exc: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:
-    return json.loads(exc.value.body)
 
 
 def record(name: str = "cube-svc-ens-abc", **spec: Any) -> dict[str, Any]:

@@ -3,39 +3,20 @@ one that refuses connections and listens again on the same port, slow paths, and
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any, Iterator
 
 import pytest
 import urllib3
-import yaml
 from kubernetes import client as k8s
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import new_client_from_config_dict
 
+from tests.kube.clients import status_of
 from tests.kubeserver import KubeServer
 
-TOKEN = "kube-token-faults"
 NS = "default"
 
 
-@pytest.fixture
-def kube() -> Iterator[KubeServer]:
-    with KubeServer(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-def api(kube: KubeServer) -> Iterator[k8s.ApiClient]:
-    client = new_client_from_config_dict(yaml.safe_load(kube.kubeconfig(TOKEN)))
-    yield client
-    client.close()
-
-
-def status_of(exc: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:
-    return json.loads(exc.value.body)
 
 
 def test_an_outage_answers_503_until_it_ends(kube: KubeServer, api: k8s.ApiClient) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 import urllib3
@@ -17,24 +17,13 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config_dict
 
+from tests.kube.clients import TOKEN
 from tests.kubeserver import KubeServer
 
-TOKEN = "kube-token-watch"
 NS = "default"
 SLICE_SERVICE = "kubernetes.io/service-name"
 
 
-@pytest.fixture
-def kube() -> Iterator[KubeServer]:
-    with KubeServer(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-def api(kube: KubeServer) -> Iterator[k8s.ApiClient]:
-    client = new_client_from_config_dict(yaml.safe_load(kube.kubeconfig(TOKEN)))
-    yield client
-    client.close()
 
 
 def events(func: Callable[..., Any], *args: Any, **kwargs: Any) -> list[tuple[str, str]]:

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import new_client_from_config_dict
 
+from tests.kube.clients import status_of
 from tests.kubeserver import KubeServer
 
-TOKEN = "kube-token-writes"
 NS, SVC, POOL = "default", "cube-svc", "np-hefei"
 PS_GROUP, PS_VERSION = "network.openyurt.io", "v1alpha1"
 NP_GROUP, NP_VERSION = "apps.openyurt.io", "v1beta2"
@@ -24,21 +22,6 @@ LB_ID = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-id"
 APPLY = "application/apply-patch+yaml"
 
 
-@pytest.fixture
-def kube() -> Iterator[KubeServer]:
-    with KubeServer(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-def api(kube: KubeServer) -> Iterator[k8s.ApiClient]:
-    client = new_client_from_config_dict(yaml.safe_load(kube.kubeconfig(TOKEN)))
-    yield client
-    client.close()
-
-
-def status_of(exc: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:
-    return json.loads(exc.value.body)
 
 
 def service_body(name: str = SVC, **spec: Any) -> dict[str, Any]:
