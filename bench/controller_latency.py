@@ -1,8 +1,10 @@
 """How fast the controller follows a rolling update: pod ready -> backend in its NLB server group, against the
-bound the quota imposes, with the write calls it needed and what it does once nothing changes.
+bound the quota imposes, with the write calls it needed and what it does once nothing changes; and the same
+rollout kept by a polling reconciler, the baseline measured in the same run.
 
     venv/bin/python bench/controller_latency.py [--quick] [--groups 10] [--pods 200] [--waves 4] [--latency 0.02]
-                                                [--nlb-quota 200] [--drain-seconds 1] [--idle-seconds 5]
+                                                [--nlb-quota 200] [--drain-seconds 1] [--idle-seconds 3]
+                                                [--poll-seconds 1] [--no-baseline]
 
 Set-up (tests/controller's World). The fake Kubernetes API and the cloud emulator (NLB) run in this process on
 127.0.0.1; the controller runs as a real process, `python -m reconciler.controller` with leader election (a
@@ -30,7 +32,7 @@ Figures.
   ceil(n / 200) calls) sends its call at the earliest moment that is (a) not before the slice write that made
   the change, (b) not before that group's previous call ended (one job per group at a time, as NLB demands),
   and (c) admitted by one shared sliding window of the documented quota (`ratelimit.Limit(calls, 60 s)`,
-  without the client's margin) that already holds the calls the controller made before the rollout; each
+  without the client's margin) that already holds the calls the writer made before the rollout; each
   call costs one --latency, after which its servers are in the group. Changes are taken in the order of their
   slice writes. Target: p99 - bound p99 <= 2 s.
 - write calls: Add/Update/RemoveServersFromServerGroup calls the emulator answered during the rollout (a
@@ -39,21 +41,44 @@ Figures.
   Target: equal. Fewer is no miss: under a binding quota the controller merges changes that arrived while
   its window was full (two waves' additions in one call), which the ideal writer does not; more means a change
   was split or repeated.
-- calls while idle: every cloud call (reads included) in --idle-seconds after the last group converged and
-  its record reported Synced. Target 0.
-Figures are printed, never asserted: a MISS is reported, the exit status stays 0 (2 only when the run itself
-could not finish: the controller died or a group did not converge within --timeout seconds).
+- calls while idle: every cloud call (reads included) in --idle-seconds (3 s: both runs then take about 40 s)
+  after the last group converged and its record reported Synced. Target 0.
+
+The baseline (skipped with --no-baseline). The same set-up and rollout on a fresh World (its own emulator
+buckets, its own client window: `ratelimit.reset()` then `configure` with the controller's --rate-limits value
+before each run, so both start from empty windows under the same limit), but no controller: the records name
+`pulumi` as their writer and a thread of this process keeps the groups, as a CronJob or a
+`while true; sync; sleep` loop would. A pass starts every --poll-seconds (the next at once when one took
+longer) and syncs each group in turn with the production functions, as the Pulumi dynamic resource does
+(reconciler/provider.py): the record's spec ensured, owned from its status, the cluster read
+(`cluster.read_cluster`), then `sync.sync(...)` with the record as journal; adapters from `groups.group_for`
+with the World's environment and endpoints, NLB job polls every 50 ms as the controller's. It is the fair
+alternative: the same planner, adapters, rate limiter, records and quotas, and a period (1 s) far shorter
+than a CronJob's minute; it differs only in looking for changes instead of being told of them. Its drain is the
+planner's in-sync wait: a server still serving when its pod is gone (a pass that missed the terminating
+phase) is set to weight 0, then the sync sleeps drainSeconds before removing it, holding up the groups after
+it in that pass (the controller instead re-queues the group and syncs others meanwhile). The comparison table
+gives both runs' p50 and p99 (ready -> in group), write calls and reads during the rollout, calls in the same
+idle window, and rollout to convergence, each as controller / baseline (below 1: the controller does better).
+Fewer baseline writes are no merit in themselves: a pass that comes late sees several waves' changes at once
+and merges them, which is the latency it pays.
+
+Figures are printed, never asserted: a MISS is reported, the exit status stays 0 (2 only when a run itself
+could not finish: the controller or the poller died, or a group did not converge within --timeout seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -66,6 +91,7 @@ if str(ROOT) not in sys.path:
 
 from reconciler import ratelimit  # noqa: E402
 from tests.controller import NLB_WRITES, Group, Pod, World  # noqa: E402
+from tests.controller.process import FAST_FLAGS  # noqa: E402
 from tests.emulator.nlb import objects  # noqa: E402
 
 NS, PORT, NODES = "shop", 8080, ("cloud-1", "cloud-2", "cloud-3", "cloud-4")
@@ -203,6 +229,138 @@ def rollout(world: World, groups: list[Group], per_group: int, waves: int
     return run, step, surge
 
 
+# --- the writers: the controller measured, the polling baseline -------------------------------------
+
+
+def rate_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The client window of both writers: the controller's --rate-limits, the poller's `ratelimit.configure`."""
+    return {"nlb.servers": {"calls": args.nlb_quota}}
+
+
+class Controller:
+    """`python -m reconciler.controller`, one replica (World.start: FAST_FLAGS, leader election)."""
+
+    name, record_writer = "controller", "controller"
+
+    def __init__(self, args: argparse.Namespace):
+        self.args, self.process, self.metrics = args, None, None
+
+    def start(self, world: World, groups: list[Group]) -> None:
+        self.process = world.start("bench", rate_limits=json.dumps(rate_limits(self.args)))
+
+    def check(self) -> None:
+        if not self.process.alive():
+            raise AssertionError(f"the controller exited\n{self.process.tail()}")
+
+    def stop(self) -> None:
+        self.metrics = self.process.metrics_or_none() if self.process is not None else None
+
+    def notes(self) -> str:
+        m = self.metrics
+        if m is None:
+            return ""
+        count = m.value("ack_edge_lb_ready_to_synced_seconds_count", kind="nlb")
+        total = m.value("ack_edge_lb_ready_to_synced_seconds_sum", kind="nlb")
+        return (f"controller's own figures: {m.value('ack_edge_lb_syncs_total', result='ok'):g} syncs ok, "
+                f"{m.value('ack_edge_lb_syncs_total', result='unchanged'):g} unchanged, "
+                f"{m.value('ack_edge_lb_syncs_total', result='error'):g} errors; ready_to_synced mean "
+                f"{(total / count if count else math.nan):.3f} s over {count:g}; client waits "
+                f"{m.value('ack_edge_lb_throttled_total', source='client'):g}")
+
+
+@contextlib.contextmanager
+def environment(env: dict[str, str]):
+    """This process's environment replaced by `env` (the one World.start gives a replica), then restored."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class Poller:
+    """The baseline (module docstring): a thread that syncs every group in turn, one pass every poll_seconds."""
+
+    name, record_writer = "polling baseline", "pulumi"
+
+    def __init__(self, args: argparse.Namespace):
+        self.poll_seconds = args.poll_seconds
+        self.passes = self.errors = self.waits = 0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._env: Optional[contextlib.ExitStack] = None
+
+    def start(self, world: World, groups: list[Group]) -> None:
+        from reconciler.groups import group_for
+
+        self._env = contextlib.ExitStack()
+        self._env.enter_context(environment(world.env()))  # credentials and endpoints as a replica's
+        ratelimit.WAIT_OBSERVERS.append(self._waited)
+        job_poll = float(FAST_FLAGS["--job-poll-seconds"])
+        kept = [(g, group_for(g.kind, g.group_id, owner=g.owner, region=g.spec.get("regionId"),
+                              poll_interval=job_poll)) for g in groups]
+        self._thread = threading.Thread(target=self._loop, args=(world.api, kept), name="poller", daemon=True)
+        self._thread.start()
+
+    def _waited(self, _window: str, _seconds: float) -> None:
+        self.waits += 1
+
+    def _loop(self, api: Any, groups: list[tuple[Group, Any]]) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            for group, adapter in groups:
+                self._sync(api, group, adapter)
+            self.passes += 1
+            self._stop.wait(max(0.0, self.poll_seconds - (time.monotonic() - started)))
+
+    def _sync(self, api: Any, group: Group, adapter: Any) -> None:
+        """One group, as BackendSyncProvider._apply does it (no Pulumi state: owned only from the record)."""
+        from reconciler.cluster import read_cluster
+        from reconciler.desired import Target
+        from reconciler.record import BackendRecord, holds_ownership, owned_from
+        from reconciler.sync import sync
+
+        spec = group.spec
+        record = BackendRecord(api, group.namespace, group.record)
+        try:
+            record.ensure(spec)
+            status = record.status
+            owned = set(owned_from(status)) if holds_ownership(status) else set()
+            target = Target(spec["mode"], frozenset(spec.get("pools") or ()), int(spec.get("port") or 0),
+                            spec.get("serverType") or spec["kind"])
+            sync(adapter, target, read_cluster(api, group.namespace, group.service, group.port_name), owned,
+                 drain_seconds=float(spec.get("drainSeconds") or 0), journal=record)
+        except Exception as exc:  # noqa: BLE001 - a loop goes on with the next group, as a CronJob's next run would
+            self.errors += 1
+            self.last_error = str(exc)[:1000]
+            with contextlib.suppress(Exception):
+                record.fail(str(exc))
+
+    def check(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            raise AssertionError(f"the poller stopped; last error: {self.last_error or 'none'}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        if self._waited in ratelimit.WAIT_OBSERVERS:
+            ratelimit.WAIT_OBSERVERS.remove(self._waited)
+        if self._env is not None:
+            self._env.close()
+
+    def notes(self) -> str:
+        return (f"polling baseline: {self.passes} passes (one due every {self.poll_seconds:g} s), {self.errors} failed "
+                f"syncs{f' (last: {self.last_error[:200]})' if self.errors else ''}, client waits {self.waits}")
+
+
+# --- main, and measuring one writer ------------------------------------------------------------------
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -212,9 +370,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--waves", type=int, help=f"waves of the rollout (default {DEFAULTS['waves']}: maxSurge 25%%)")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per emulator call (%(default)s)")
     parser.add_argument("--nlb-quota", type=int, default=QUOTA.calls,
-                        help="NLB server writes per 60 s, emulator and controller alike (%(default)s)")
+                        help="NLB server writes per 60 s, emulator and writers alike (%(default)s)")
     parser.add_argument("--drain-seconds", type=int, default=1, help="the records' drainSeconds (%(default)s)")
-    parser.add_argument("--idle-seconds", type=float, default=5.0, help="quiet time measured at the end (%(default)s)")
+    parser.add_argument("--idle-seconds", type=float, default=3.0,
+                        help="quiet time measured at the end of each run (%(default)s)")
+    parser.add_argument("--poll-seconds", type=float, default=1.0,
+                        help="the polling baseline's period: a pass over every group (%(default)s)")
+    parser.add_argument("--no-baseline", action="store_true", help="measure the controller only")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to converge at most (%(default)s)")
     args = parser.parse_args(argv)
     for key, value in (QUICK if args.quick else DEFAULTS).items():
@@ -224,6 +386,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error("--groups >= 1, --pods >= --groups, --waves >= 1, --latency 0 to 5 s")
     if not 1 <= args.nlb_quota <= QUOTA.calls:
         parser.error(f"--nlb-quota: 1 to {QUOTA.calls} (the documented quota)")
+    if not args.poll_seconds > 0:
+        parser.error("--poll-seconds: above 0")
     from rich.console import Console
 
     progress = Console(stderr=True)
@@ -232,19 +396,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     def say(text: str) -> None:
         progress.print(f"[dim]{time.perf_counter() - started:6.1f}s  {text}[/dim]")
 
-    with tempfile.TemporaryDirectory(prefix="controller-latency-") as tmp, World(Path(tmp)) as world:
-        try:
-            result = measure(world, args, say)
-        except AssertionError as exc:
-            progress.print(f"[red]the run did not finish[/red]: {str(exc)[:3000]}")
-            return 2
-    report(result, args)
+    results = []
+    for writer in [Controller(args)] + ([] if args.no_baseline else [Poller(args)]):
+        with tempfile.TemporaryDirectory(prefix="controller-latency-") as tmp, World(Path(tmp)) as world:
+            try:
+                results.append(measure(world, args, writer, say))
+            except AssertionError as exc:
+                progress.print(f"[red]the {writer.name} run did not finish[/red]: {str(exc)[:3000]}")
+                return 2
+    report(results[0], args)
+    if len(results) > 1:
+        compare(results[0], results[1], args)
     say("done")
     return 0
 
 
 @dataclass
 class Result:
+    writer: str
+    notes: str
     run: Run
     stamps: Stamps
     latency: list[float]
@@ -256,54 +426,78 @@ class Result:
     reads: Counter
     new_pods: int
 
+    @property
+    def writes(self) -> int:
+        return sum(self.made.values())
 
-def measure(world: World, args: argparse.Namespace, say: Callable[[str], None]) -> Result:
+    @property
+    def read_calls(self) -> int:
+        return sum(self.reads.values())
+
+    @property
+    def idle(self) -> int:
+        return sum(self.run.idle_calls.values())
+
+    @property
+    def span(self) -> float:
+        return self.run.converged - self.run.rollout_start
+
+
+def measure(world: World, args: argparse.Namespace, writer: Any, say: Callable[[str], None]) -> Result:
+    """One run on a fresh World: set-up, fill, rollout, convergence and idle window, kept by `writer`."""
+    def tell(text: str) -> None:
+        say(f"{writer.name}: {text}")
+
+    ratelimit.reset()  # this process's window (the poller's) starts empty, as a new controller's does
+    ratelimit.configure(rate_limits(args))
     per_group = args.pods // args.groups
     for action in NLB_WRITES:
         world.cloud.nlb.rate_limits[action] = (args.nlb_quota / QUOTA.period, float(args.nlb_quota))
     world.nodes("np-cloud", NODES)
-    groups = [world.nlb_ip(NS, f"web-{g}", drain_seconds=args.drain_seconds) for g in range(args.groups)]
+    groups = [world.nlb_ip(NS, f"web-{g}", drain_seconds=args.drain_seconds, writer=writer.record_writer)
+              for g in range(args.groups)]
     stamps = Stamps()
     instrument(world, stamps)
     run, step, surge = rollout(world, groups, per_group, args.waves)
-    controller = world.start("bench", rate_limits=json.dumps({"nlb.servers": {"calls": args.nlb_quota}}))
-    say(f"filling {args.groups} groups with {per_group * args.groups} pods")
-    for g, group in enumerate(groups):
-        world.wait_servers(group, {(ip(0, g * per_group + n), PORT): 100 for n in range(per_group)},
-                           timeout=args.timeout)
-        world.wait_synced(group, timeout=args.timeout)
-    time.sleep(0.5)
-    run.before_rollout = [t for t, *_ in stamps.writes]  # filled without latency: a call starts when applied
-    world.cloud.latency = args.latency
-    with world.cloud.lock:
-        outcomes_before = Counter(world.cloud.outcomes)
-        writes_before = len(stamps.writes)
+    try:
+        writer.start(world, groups)
+        tell(f"filling {args.groups} groups with {per_group * args.groups} pods")
+        for g, group in enumerate(groups):
+            world.wait_servers(group, {(ip(0, g * per_group + n), PORT): 100 for n in range(per_group)},
+                               timeout=args.timeout)
+            world.wait_synced(group, timeout=args.timeout)
+        time.sleep(0.5)
+        run.before_rollout = [t for t, *_ in stamps.writes]  # filled without latency: a call starts when applied
+        world.cloud.latency = args.latency
+        with world.cloud.lock:
+            outcomes_before = Counter(world.cloud.outcomes)
+            writes_before = len(stamps.writes)
 
-    say(f"rolling: {args.waves} waves of {surge} pods per group, latency {args.latency * 1000:g} ms per call")
-    run.rollout_start = time.monotonic()
-    for wave in range(args.waves):
-        for phase, pause in (("ready", TO_TERMINATING), ("terminating", TO_GONE), ("gone", TO_NEXT)):
-            for g, group in enumerate(groups):
-                step(group, wave, phase, g)
-            time.sleep(pause)
-        if not controller.alive():
-            raise AssertionError(f"the controller exited\n{controller.tail()}")
-    say("waiting for the groups to converge")
-    for g, group in enumerate(groups):
-        want = {(ip(1, g * per_group + n), PORT): 100 for n in range(per_group)}
-        world.wait_servers(group, want, timeout=args.timeout)
-    for group in groups:
-        world.wait_synced(group, timeout=args.timeout)
-    run.converged = time.monotonic()
-    with world.cloud.lock:
-        run.outcomes = Counter(world.cloud.outcomes) - outcomes_before
-        rollout_writes = stamps.writes[writes_before:]
-    say(f"idle for {args.idle_seconds:g} s")
-    world.cloud.reset_counts()
-    time.sleep(args.idle_seconds)
-    with world.cloud.lock:
-        run.idle_calls = Counter(world.cloud.calls)
-    run.metrics = controller.metrics_or_none()
+        tell(f"rolling: {args.waves} waves of {surge} pods per group, latency {args.latency * 1000:g} ms per call")
+        run.rollout_start = time.monotonic()
+        for wave in range(args.waves):
+            for phase, pause in (("ready", TO_TERMINATING), ("terminating", TO_GONE), ("gone", TO_NEXT)):
+                for g, group in enumerate(groups):
+                    step(group, wave, phase, g)
+                time.sleep(pause)
+            writer.check()
+        tell("waiting for the groups to converge")
+        for g, group in enumerate(groups):
+            want = {(ip(1, g * per_group + n), PORT): 100 for n in range(per_group)}
+            world.wait_servers(group, want, timeout=args.timeout)
+        for group in groups:
+            world.wait_synced(group, timeout=args.timeout)
+        run.converged = time.monotonic()
+        with world.cloud.lock:
+            run.outcomes = Counter(world.cloud.outcomes) - outcomes_before
+            rollout_writes = stamps.writes[writes_before:]
+        tell(f"idle for {args.idle_seconds:g} s")
+        world.cloud.reset_counts()
+        time.sleep(args.idle_seconds)
+        with world.cloud.lock:
+            run.idle_calls = Counter(world.cloud.calls)
+    finally:
+        writer.stop()
 
     placed = ideal(run.changes, run.before_rollout, args.latency, ratelimit.Limit(args.nlb_quota, QUOTA.period, 0.0))
     new = sorted(run.ready)
@@ -314,8 +508,11 @@ def measure(world: World, args: argparse.Namespace, say: Callable[[str], None]) 
     throttled = sum(n for (action, code), n in run.outcomes.items() if action in NLB_WRITES
                     and code.startswith("Throttling"))
     reads = Counter({a: n for (a, code), n in run.outcomes.items() if a not in NLB_WRITES})
-    return Result(run, stamps, latency, available, bound, lower_bound_calls(run.changes), made, throttled, reads,
-                  len(new))
+    return Result(writer.name, writer.notes(), run, stamps, latency, available, bound, lower_bound_calls(run.changes),
+                  made, throttled, reads, len(new))
+
+
+# --- the report --------------------------------------------------------------------------------------
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -326,19 +523,24 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[min(98, max(0, round(q * 100) - 1))]
 
 
-def report(r: Result, args: argparse.Namespace) -> None:
+def console():
     from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 140)
+
+
+def report(r: Result, args: argparse.Namespace) -> None:
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    out = console()
 
     def verdict(ok: bool) -> str:
         return "[green]PASS[/green]" if ok else "[red]MISS[/red]"
 
-    console.print(f"[bold]Controller latency[/bold]: {args.groups} NLB Ip groups, {r.new_pods} new pods in "
-                  f"{args.waves} waves, {args.latency * 1000:g} ms per call, quota {args.nlb_quota} server writes per "
-                  f"{QUOTA.period:g} s (emulator buckets per action; controller window shared), drainSeconds "
-                  f"{args.drain_seconds}")
+    out.print(f"[bold]Controller latency[/bold]: {args.groups} NLB Ip groups, {r.new_pods} new pods in "
+              f"{args.waves} waves, {args.latency * 1000:g} ms per call, quota {args.nlb_quota} server writes per "
+              f"{QUOTA.period:g} s (emulator buckets per action; controller window shared), drainSeconds "
+              f"{args.drain_seconds}")
     times = Table(title="Pod ready -> backend in its group (seconds, per new endpoint)",
                   caption="in group: AddServersToServerGroup applied; available: its job ended; bound: the ideal "
                           "writer under the same quota and latency (module docstring)")
@@ -351,35 +553,61 @@ def report(r: Result, args: argparse.Namespace) -> None:
         times.add_row(name, str(len(values)), f"{percentile(values, 0.5):.3f}", f"{percentile(values, 0.99):.3f}",
                       f"{max(values, default=math.nan):.3f}", f"{gap:+.3f}" if name != "bound" else "",
                       (verdict(gap <= P99_TARGET and len(values) == r.new_pods) + f" ≤ {P99_TARGET:g}") if mine else "")
-    console.print(times)
+    out.print(times)
 
     calls = Table(title="Cloud calls", caption="lower bound: per group per wave one add, one weight update, one "
                   f"removal, each ⌈n/{LIMIT}⌉; idle: every call in {args.idle_seconds:g} s after convergence")
     for col in ("", "made", "lower bound", "target"):
         calls.add_column(col, justify="left" if not col else "right", no_wrap=True)
-    made = sum(r.made.values())
     short = {"AddServersToServerGroup": "add", "UpdateServerGroupServersAttribute": "update",
              "RemoveServersFromServerGroup": "remove"}
-    calls.add_row("writes during the rollout", f"{made} ({', '.join(f'{short[a]} {n}' for a, n in sorted(r.made.items()))})",
-                  str(r.lower_calls), verdict(made <= r.lower_calls) + (" =" if made == r.lower_calls else " ≤"))
+    calls.add_row("writes during the rollout",
+                  f"{r.writes} ({', '.join(f'{short[a]} {n}' for a, n in sorted(r.made.items()))})",
+                  str(r.lower_calls), verdict(r.writes <= r.lower_calls) + (" =" if r.writes == r.lower_calls else " ≤"))
     calls.add_row("throttled answers", str(r.throttled), "0", verdict(r.throttled == 0))
     calls.add_row("reads during the rollout", ", ".join(f"{a} {n}" for a, n in sorted(r.reads.items())) or "0", "", "")
-    idle = sum(r.run.idle_calls.values())
-    calls.add_row(f"calls while idle ({args.idle_seconds:g} s)", f"{idle}" + (
-        f" ({', '.join(f'{a} {n}' for a, n in sorted(r.run.idle_calls.items()))})" if idle else ""), "0",
-        verdict(idle == 0))
-    console.print(calls)
-    span = r.run.converged - r.run.rollout_start
-    console.print(f"rollout to convergence: {span:.1f} s")
-    if r.run.metrics is not None:
-        m = r.run.metrics
-        count = m.value("ack_edge_lb_ready_to_synced_seconds_count", kind="nlb")
-        total = m.value("ack_edge_lb_ready_to_synced_seconds_sum", kind="nlb")
-        console.print(f"controller's own figures: {m.value('ack_edge_lb_syncs_total', result='ok'):g} syncs ok, "
-                      f"{m.value('ack_edge_lb_syncs_total', result='unchanged'):g} unchanged, "
-                      f"{m.value('ack_edge_lb_syncs_total', result='error'):g} errors; ready_to_synced mean "
-                      f"{(total / count if count else math.nan):.3f} s over {count:g}; client waits "
-                      f"{m.value('ack_edge_lb_throttled_total', source='client'):g}")
+    calls.add_row(f"calls while idle ({args.idle_seconds:g} s)", f"{r.idle}" + (
+        f" ({', '.join(f'{a} {n}' for a, n in sorted(r.run.idle_calls.items()))})" if r.idle else ""), "0",
+        verdict(r.idle == 0))
+    out.print(calls)
+    out.print(f"rollout to convergence: {r.span:.1f} s")
+    if r.notes:
+        out.print(r.notes)
+
+
+def compare(mine: Result, base: Result, args: argparse.Namespace) -> None:
+    """One table: the controller's figures against the polling baseline's, each run on its own World."""
+    from rich.table import Table
+
+    def ratio(a: float, b: float) -> str:
+        if math.isnan(a) or math.isnan(b):
+            return "n/a"
+        if b == 0:
+            return "1.00" if a == 0 else "∞"
+        return f"{a / b:.2f}"
+
+    rows = (
+        ("p50 ready -> in group (s)", lambda r: percentile(r.latency, 0.5), "{:.3f}"),
+        ("p99 ready -> in group (s)", lambda r: percentile(r.latency, 0.99), "{:.3f}"),
+        ("writes during the rollout", lambda r: r.writes, "{:d}"),
+        ("reads during the rollout", lambda r: r.read_calls, "{:d}"),
+        (f"calls while idle ({args.idle_seconds:g} s)", lambda r: r.idle, "{:d}"),
+        ("rollout to convergence (s)", lambda r: r.span, "{:.1f}"),
+    )
+    table = Table(title=f"Controller vs polling baseline (a pass every {args.poll_seconds:g} s), same rollout, "
+                        "each on a fresh World",
+                  caption=f"ratio: controller / baseline (below 1: the controller does better). Ideal-writer bound "
+                          f"p99: {percentile(mine.bound, 0.99):.3f} s and {percentile(base.bound, 0.99):.3f} s; "
+                          f"new pods in group: {len(mine.latency)} and {len(base.latency)} of {mine.new_pods}; "
+                          f"throttled answers: {mine.throttled} and {base.throttled}")
+    for col in ("", mine.writer, base.writer, "ratio"):
+        table.add_column(col, justify="left" if not col else "right", no_wrap=True)
+    for name, figure, form in rows:
+        a, b = figure(mine), figure(base)
+        table.add_row(name, form.format(a), form.format(b), ratio(a, b))
+    out = console()
+    out.print(table)
+    out.print(base.notes)
 
 
 if __name__ == "__main__":
