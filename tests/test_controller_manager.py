@@ -137,7 +137,7 @@ def test_a_deleted_record_releases_its_backends_before_it_goes(api, kube, cloud,
     record.delete()
     wait_for(lambda: record.read() is None, what="the record gone")
     assert live(cloud, elb) == {}
-    assert kube.recorded_events(NS, name=record.name, reason="Released")
+    assert kube.recorded_events(NS, name=record.name, reason="Released")  # written before the finalizer went
 
 
 def test_no_sync_runs_before_every_cache_listed(api, kube, cloud, elb):

@@ -362,10 +362,11 @@ class Controller:
         record.hold_finalizer()
 
     def _drop_finalizer(self, record: BackendRecord, obj: Mapping[str, Any], why: str) -> None:
+        # The Event first: once the finalizer is gone, so is the record it is about.
+        self.publisher.event(copy.deepcopy(dict(obj)), "Normal", "Released", why)
         record.release_finalizer()
         self._holds.pop(f"{record.namespace}/{record.name}", None)
         log.info("released", extra={"record": f"{record.namespace}/{record.name}", "why": why})
-        self.publisher.event(copy.deepcopy(dict(obj)), "Normal", "Released", why)
 
     def _publish_ingress(self, namespace: str, service: str) -> None:
         records = [r for r in (self.records.get(k) for k in self._groups_of(f"{namespace}/{service}")) if r]
