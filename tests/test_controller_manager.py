@@ -114,7 +114,7 @@ def test_a_removed_node_is_drained_for_drain_seconds_then_removed(api, kube, clo
     wait_for(lambda: live(cloud, elb).get("i-hefei001") == 0, what="a drain")
     drained = time.monotonic()
     wait_for(lambda: "i-hefei001" not in live(cloud, elb), timeout=5, what="the removal")
-    assert time.monotonic() - drained >= 0.8
+    assert time.monotonic() - drained >= 0.5  # drainSeconds 1, less the time it took this test to see the drain
     assert live(cloud, elb) == {"i-hefei000": 100}
 
 
