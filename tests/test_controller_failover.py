@@ -190,3 +190,23 @@ def test_a_leader_that_cannot_renew_its_lease_exits_1_and_writes_nothing_after(w
     world.start("a-restarted")
     world.wait_servers(web, {(ip, PORT): 100 for ip in ips("172.16.2", 4)}, timeout=LEASE_SECONDS + 15)
     world.wait_synced(web)
+
+
+def test_a_stopping_leader_hands_the_lease_over_at_once(world):
+    """SIGTERM (a rollout of the Deployment, a drain): the Lease is released after the workers stopped, so the
+    follower leads within its retry period, not after the lease duration."""
+    world.nodes("np-cloud", ["cloud-1"])
+    web = world.nlb_ip(NS, SVC)
+    world.endpoints(web, {"a": [Pod(ip, "cloud-1") for ip in ips("172.16.1", 2)]})
+    lease = {"--lease-duration": "10", "--renew-deadline": "8", "--retry-period": "1"}
+    world.start("a", flags=lease)
+    world.start("b", flags=lease)
+    world.wait_synced(web, timeout=20)
+    leader = world.leader()
+    follower = the_other(world, leader)
+    stopped_at = time.monotonic()
+    assert leader.terminate(timeout=15) == 0, leader.tail()
+    wait_until(lambda: world.lease_holder() == follower.identity, 10, "the follower leads", world.explain)
+    assert time.monotonic() - stopped_at < 5.0  # well under the 10 s lease
+    world.endpoints(web, {"a": [Pod(ip, "cloud-1") for ip in ips("172.16.1", 3)]})
+    world.wait_servers(web, {(ip, PORT): 100 for ip in ips("172.16.1", 3)}, timeout=10)

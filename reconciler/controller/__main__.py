@@ -5,7 +5,8 @@
 Leader election is the official client's (kubernetes.leaderelection, a LeaseLock on the Lease `--lease-name` in
 `--namespace`): every replica waits as a follower; the leader syncs. Losing the lease ends the process at once
 (exit 1; the Deployment restarts it as a follower), so two replicas never write one group. SIGTERM stops
-taking work, lets the batch in flight finish, and exits 0; the lease then expires after --lease-duration.
+taking work, lets the batch in flight finish, releases the Lease (a follower takes over within --retry-period)
+and exits 0.
 """
 
 from __future__ import annotations
@@ -94,8 +95,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)
 
+    leading = threading.Event()
+
     def lead() -> None:
         metrics.LEADER.set(1)
+        leading.set()
         log.info("leading", extra={"identity": args.identity})
         controller.start()
 
@@ -105,8 +109,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _elect(api, args, lead)
     stopped.wait()
     controller.stop()
+    if leading.is_set() and not args.no_leader_election:
+        _release(api, args)
     log.info("stopped")
     return 0
+
+
+def _release(api, args: argparse.Namespace) -> None:
+    """Hand the Lease over as we stop (what controller-runtime's ReleaseOnCancel does): the holder cleared, a
+    follower takes it at its next attempt (within --retry-period) instead of after --lease-duration. Only once the
+    workers have stopped, and only a Lease this replica still holds (the update carries its resourceVersion)."""
+    from kubernetes import client as k8s
+
+    coordination = k8s.CoordinationV1Api(api)
+    try:
+        lease = coordination.read_namespaced_lease(args.lease_name, args.namespace, _request_timeout=(5.0, 10.0))
+        if lease.spec is None or lease.spec.holder_identity != args.identity:
+            return
+        lease.spec.holder_identity = None
+        lease.spec.lease_duration_seconds = 1
+        coordination.replace_namespaced_lease(args.lease_name, args.namespace, lease, _request_timeout=(5.0, 10.0))
+        log.info("lease released", extra={"identity": args.identity})
+    except Exception as exc:  # noqa: BLE001 - it then expires after --lease-duration, as if we had been killed
+        log.warning("lease not released", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
 
 
 def _elect(api, args: argparse.Namespace, lead) -> None:
