@@ -336,14 +336,18 @@ class BackendRecord:
         self._write_status(mutate)
 
     def finish(self, owned: Iterable[Backend], desired_hash: str, without_port: int = 0,
-               generation: Optional[int] = None) -> None:
+               generation: Optional[int] = None, draining: Optional[Mapping[Key, str]] = None) -> None:
         """After the last batch (or when there was none): the owned backends, and Synced=True at `generation`
-        (default: the one ensure() returned, else the last read: not a newer spec written meanwhile)."""
+        (default: the one ensure() returned, else the last read: not a newer spec written meanwhile).
+        `draining`: owned backends at weight 0 whose drain is still running, with its start (RFC 3339)."""
         backends = sorted(owned)
         observed = generation if generation is not None else self.syncing or self.generation
+        drains = [{"serverId": key[0], "port": key[1], "since": since} for key, since in sorted((draining or {}).items())]
 
         def mutate(status: dict[str, Any]) -> dict[str, Any]:
-            out = {k: v for k, v in status.items() if k not in ("intent", "lastError")}
+            out = {k: v for k, v in status.items() if k not in ("intent", "lastError", "draining")}
+            if drains:
+                out["draining"] = drains
             out.update(owned=[b.as_dict() for b in backends], desiredHash=desired_hash,
                        counts=counts(backends, without_port), observedGeneration=observed, lastSyncTime=now())
             serving = out["counts"]["serving"]

@@ -74,7 +74,7 @@ def test_the_crd_names_scope_subresource_and_columns_are_the_design_s():
     assert columns["Synced"] == '.status.conditions[?(@.type=="Synced")].status'
     schema = version["schema"]["openAPIV3Schema"]["properties"]
     assert set(schema["spec"]["required"]) == {"kind", "groupId", "service", "mode"}
-    assert set(schema["status"]["properties"]) == {"observedGeneration", "desiredHash", "owned", "intent",
+    assert set(schema["status"]["properties"]) == {"observedGeneration", "desiredHash", "owned", "draining", "intent",
                                                    "conditions", "lastError", "lastSyncTime", "counts"}
 
 

@@ -239,3 +239,31 @@ def test_a_status_write_stops_once_the_writer_changed(api, kube, elb):
     declare(api, elb, writer="pulumi")  # the stale copy the controller holds still says "controller"
     with pytest.raises(WriterChanged, match="writer is now 'pulumi'"):
         mine.begin(Intent.start("add", []), [])
+
+
+def test_a_drain_outlives_a_restart_through_the_record(api, kube, cloud, elb):
+    names = add_nodes(kube, cloud, "np-hefei", 2)
+    record = declare(api, elb, drain=2)
+    first = Controller(api, Options(workers=1, coalesce_seconds=0.01, drift_seconds=0))
+    first.start()
+    try:
+        wait_for(lambda: len(live(cloud, elb)) == 2 and synced(record), what="synced")
+        kube.remove_node(names[1])
+        wait_for(lambda: live(cloud, elb).get("i-hefei001") == 0, what="the drain")
+        drained = time.monotonic()
+        (draining,) = wait_for(lambda: record.read()["status"].get("draining"), what="the drain recorded")
+        assert (draining["serverId"], draining["port"]) == ("i-hefei001", 0)
+    finally:
+        first.stop(5)
+    second = Controller(api, Options(workers=1, coalesce_seconds=0.01, drift_seconds=0))
+    second.start()  # a restart, or the next leader: it knows the drain from the record
+    try:
+        assert second.wait_synced(5)
+        time.sleep(0.3)  # its first syncs
+        if time.monotonic() - drained < 1.5:
+            assert live(cloud, elb).get("i-hefei001") == 0  # still draining, not removed at once
+        wait_for(lambda: "i-hefei001" not in live(cloud, elb), timeout=6, what="the removal")
+        assert time.monotonic() - drained >= 1.0  # drainSeconds 2 from the drain (1 s rounding in the record)
+        assert not record.read()["status"].get("draining")
+    finally:
+        second.stop(5)

@@ -34,6 +34,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from kubernetes import client as k8s
@@ -62,6 +63,7 @@ from reconciler.sync import apply_plan, desired_hash
 
 log = logging.getLogger("reconciler.controller")
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0
+Hold = tuple[Backend, float, str]  # a draining backend at weight 0, its monotonic start, the start in RFC 3339
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ class Options:
 
 class Controller:
     def __init__(self, api: k8s.ApiClient, options: Options = Options(),
-                 config: Optional[Mapping[str, Any]] = None, clock: Callable[[], float] = time.monotonic):
-        self.api, self.options, self.config, self.clock = api, options, config, clock
+                 config: Optional[Mapping[str, Any]] = None, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time):
+        self.api, self.options, self.config, self.clock, self.wall = api, options, config, clock, wall
         self.stop_event = threading.Event()
         self.queue = WorkQueue(clock)
         self.publisher = Publisher(api, options.identity)
@@ -88,7 +91,8 @@ class Controller:
         self._slices_of: dict[str, set[str]] = {}       # "<ns>/<service>" -> its EndpointSlices' keys
         self._slice_service: dict[str, str] = {}        # EndpointSlice key -> "<ns>/<service>"
         self._nodes_seen: dict[str, Any] = {}           # node name -> what the reconciler reads of it
-        self._holds: dict[str, dict[Key, tuple[Backend, float]]] = {}  # draining backends, since when
+        # Draining backends per record: (the backend at weight 0, monotonic start, start as written in the status).
+        self._holds: dict[str, dict[Key, Hold]] = {}
         self._failures: dict[str, int] = {}
         self._drift_due: set[str] = set()
         self._groups: dict[tuple, Any] = {}
@@ -282,14 +286,16 @@ class Controller:
         wanted = desired(view, target) if view is not None else {}
         drain = float(spec.get("drainSeconds") or 0)
         now = self.clock()
-        holds = self._holds.setdefault(key, {})
-        for held_key, (held, started) in list(holds.items()):
+        status = record.status
+        if key not in self._holds:  # first sight in this process: drains a predecessor started go on
+            self._holds[key] = restored_holds(status, now, self.wall())
+        holds = self._holds[key]
+        for held_key, (held, started, _) in list(holds.items()):
             if held_key in wanted or now - started >= drain:
                 del holds[held_key]
             else:
                 wanted[held_key] = held
         self._come_back(key, holds, drain)
-        status = record.status
         with self._lock:
             drift = key in self._drift_due
             self._drift_due.discard(key)
@@ -316,12 +322,13 @@ class Controller:
                     if backend.key in mine and backend.key not in wanted and backend.weight > 0:
                         held = backend.with_weight(0)
                         wanted[backend.key] = held
-                        holds[backend.key] = (held, now)
+                        holds[backend.key] = (held, now, rfc3339(self.wall()))
                 self._come_back(key, holds, drain)
             steps = plan(current, wanted, mine, limit=group.limit)
             apply_plan(group, steps, journal=record, owned=[b for b in current if b.key in mine])
             record.finish(steps.result, desired_hash(wanted),
-                          len(without_port(view, target)) if view is not None else 0)
+                          len(without_port(view, target)) if view is not None else 0,
+                          draining={k: since for k, (_, _, since) in holds.items()})
         except Exception as exc:
             metrics.SYNC_SECONDS.labels(kind, "error").observe(self.clock() - started_at)
             metrics.SYNCS.labels(kind, "error").inc()
@@ -349,11 +356,11 @@ class Controller:
             return
         self._publish_ingress(namespace, spec["service"])
 
-    def _come_back(self, key: str, holds: Mapping[Key, tuple[Backend, float]], drain: float) -> None:
+    def _come_back(self, key: str, holds: Mapping[Key, Hold], drain: float) -> None:
         """Due again when the first drain is over, to remove it (every sync says so anew: the queue keeps one
         due time per group, the earliest, and an earlier event's sync may take it)."""
         if holds:
-            first = min(started for _, started in holds.values())
+            first = min(started for _, started, _ in holds.values())
             self.queue.add(key, max(0.0, first + drain - self.clock()) + 0.01, event=False)
 
     # --- the record's metadata, the Service's status ------------------------------------------
@@ -372,6 +379,26 @@ class Controller:
         records = [r for r in (self.records.get(k) for k in self._groups_of(f"{namespace}/{service}")) if r]
         if self.publisher.ingress(self.services.get(f"{namespace}/{service}"), records):
             log.info("service ingress written", extra={"service": f"{namespace}/{service}"})
+
+
+def rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def restored_holds(status: Mapping[str, Any], now: float, wall: float) -> dict[Key, Hold]:
+    """The drains the record says are running (`status.draining`, written with each result), on this process's
+    monotonic clock: a restart or a new leader finishes them instead of cutting them short."""
+    owned = owned_from(status)
+    holds: dict[Key, Hold] = {}
+    for item in status.get("draining") or []:
+        key = (str(item.get("serverId")), int(item.get("port") or 0))
+        try:
+            since = datetime.strptime(str(item.get("since")), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        if key in owned:
+            holds[key] = (owned[key].with_weight(0), now - max(0.0, wall - since.timestamp()), str(item["since"]))
+    return holds
 
 
 def _bound(method: Callable[..., Any], *args: Any) -> Callable[..., Any]:
