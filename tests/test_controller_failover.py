@@ -192,6 +192,22 @@ def test_a_leader_that_cannot_renew_its_lease_exits_1_and_writes_nothing_after(w
     world.wait_synced(web)
 
 
+def test_a_lease_api_that_never_answers_stops_the_leader_within_its_deadline(world):
+    """The election library sends its Lease calls without a timeout: against an API server that accepts and then
+    hangs, a leader would act without a valid lease for as long as the hang lasts. Each call has one."""
+    world.nodes("np-cloud", ["cloud-1"])
+    web = world.nlb_ip(NS, SVC)
+    world.endpoints(web, {"a": [Pod(ip, "cloud-1") for ip in ips("172.16.1", 2)]})
+    first = world.start("a")
+    world.wait_synced(web, timeout=20)
+    world.leader()
+    hung_at = time.monotonic()
+    with world.kube.slow("/apis/coordination.k8s.io/", 20):
+        wait_until(lambda: not first.alive(), 12, "the leader exits although its renewal hangs", world.explain)
+        assert time.monotonic() - hung_at < 12  # not the 20 s the hang lasts (renew deadline 2 s)
+        assert first.process.returncode == 1, first.tail()
+
+
 def test_a_stopping_leader_hands_the_lease_over_at_once(world):
     """SIGTERM (a rollout of the Deployment, a drain): the Lease is released after the workers stopped, so the
     follower leads within its retry period, not after the lease duration."""

@@ -12,13 +12,14 @@ and exits 0.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import urllib3
 from prometheus_client import start_http_server
@@ -162,9 +163,20 @@ def _elect(api, args: argparse.Namespace, lead) -> None:
             except urllib3.exceptions.HTTPError:
                 return False
 
+    class Timed:
+        """The library calls the Lease API without a timeout: an API server that accepts and never answers would
+        hold a renewal past the renew deadline while this replica still acts as the leader. Each call gets one."""
+
+        def __init__(self, coordination: Any, timeout: tuple[float, float]):
+            self.coordination, self.timeout = coordination, timeout
+
+        def __getattr__(self, name: str) -> Any:
+            return functools.partial(getattr(self.coordination, name), _request_timeout=self.timeout)
+
     # LeaseLock builds CoordinationV1Api() on the default client: make ours the default first.
     k8s.Configuration.set_default(api.configuration)
     lock = Lease(args.lease_name, args.namespace, args.identity)
+    lock.api_instance = Timed(lock.api_instance, (min(5.0, args.renew_deadline / 2), args.renew_deadline / 2))
 
     def lost() -> None:
         metrics.LEADER.set(0)
