@@ -163,15 +163,16 @@ def read_cluster(api: k8s.ApiClient, namespace: str, service: str, port_name: Op
     names = [p.get("name") or "" for p in (svc.get("spec") or {}).get("ports") or []]
     if wanted not in names:
         raise ClusterReadError(f"{what} has no port named {wanted!r} (its ports: {', '.join(map(repr, names))})")
-    nodes = list(_pages(what, "list Nodes", core.list_node))
+    nodes = [node_info(n) for n in _pages(what, "list Nodes", core.list_node)]
     slices = _pages(what, "list EndpointSlices", discovery.list_namespaced_endpoint_slice, namespace,
                     label_selector=f"{SERVICE_NAME_LABEL}={service}")
     return view_of(nodes, slices, wanted)
 
 
-def view_of(nodes: Iterable[dict[str, Any]], slices: Iterable[dict[str, Any]], port_name: str) -> ClusterView:
-    """The view from Node and EndpointSlice objects in API JSON: a list's items, or a watch cache's objects."""
-    infos = sorted((node_info(n) for n in nodes), key=lambda n: n.name)
+def view_of(nodes: Iterable[NodeInfo], slices: Iterable[dict[str, Any]], port_name: str) -> ClusterView:
+    """The view from the nodes as `node_info` reads them and EndpointSlice objects in API JSON (a list's items,
+    or a watch cache's objects)."""
+    infos = sorted(nodes, key=lambda n: n.name)
     endpoints = sorted((e for s in slices for e in _endpoints(s, port_name)),
                        key=lambda e: (e.ip, e.port or 0, e.node or ""))
     return ClusterView(tuple(infos), tuple(endpoints))

@@ -76,6 +76,8 @@ class Intent:
                    tuple(Backend.from_dict(b) for b in raw.get("backends") or []), str(raw.get("startedAt") or ""))
 
 
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # RFC 3339 in UTC, to the second, as Kubernetes writes times
+
+
 def now() -> str:
-    """RFC 3339 in UTC, to the second, as Kubernetes writes times."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(timezone.utc).strftime(TIME_FORMAT)

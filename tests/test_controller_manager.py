@@ -267,3 +267,38 @@ def test_a_drain_outlives_a_restart_through_the_record(api, kube, cloud, elb):
         assert not record.read()["status"].get("draining")
     finally:
         second.stop(5)
+
+
+def test_the_cache_keeps_its_index_and_derived_values_with_its_objects(api, kube, monkeypatch):
+    import threading
+
+    from kubernetes import client as k8s
+
+    from reconciler.cluster import node_info
+    from reconciler.controller import informer as informer_module
+    from reconciler.controller.informer import Informer
+
+    monkeypatch.setattr(informer_module, "BACKOFF_FIRST", 0.05)
+    kube.add_node("a", pool="p1", instance_id="i-a")
+    stop = threading.Event()
+    nodes = Informer("Node", k8s.CoreV1Api(api).list_node, lambda *_: None, stop, derive=node_info,
+                     index=lambda obj: obj["metadata"]["labels"].get("apps.openyurt.io/nodepool"))
+    nodes.start()
+    try:
+        assert nodes.synced.wait(5)
+        assert [key for key, _ in nodes.by("p1")] == ["/a"] and [n.name for n in nodes.derived()] == ["a"]
+        kube.update_node("a", labels={"apps.openyurt.io/nodepool": "p2"})  # a watch event moves it
+        wait_for(lambda: nodes.by("p2"), what="the index moved")
+        assert nodes.by("p1") == []
+        with kube.outage(refuse=True):  # a relist (410) brings "b": indexed and derived as it lands
+            time.sleep(0.2)
+            kube.add_node("b", pool="p2", instance_id="i-b")
+            kube.remove_node("a")
+            kube.compact()
+        wait_for(lambda: nodes.lists == 2, what="the re-list")
+        assert [key for key, _ in nodes.by("p2")] == ["/b"]
+        assert [(n.name, n.instance_id) for n in nodes.derived()] == [("b", "i-b")]
+    finally:
+        stop.set()
+        nodes.halt()
+        nodes.thread.join(5)

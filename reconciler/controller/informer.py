@@ -6,7 +6,10 @@ What it guarantees the controller:
   each watch event moves it on. A broken stream or an outage keeps the last state (never a partial one) and
   resumes from the last resourceVersion seen (BOOKMARK events move it on); `410 Gone` (the version left the
   watch window) lists again, and what the new list lacks is reported as DELETED.
-- Objects are kept as API JSON (dicts), as `reconciler/cluster.py` reads them.
+- Objects are kept as API JSON (dicts), as `reconciler/cluster.py` reads them. An `index` (object -> value, such
+  as the Service a slice belongs to) and a `derive` (object -> what a reader needs of it, such as `node_info`) are
+  kept with the objects, changed under the same lock: a reader never sees an object without its index entry (as
+  client-go's Indexer, so a relist cannot show a worker a view that lacks what the new list brought).
 Retries back off from 0.5 s to 30 s; every request has a timeout; `stop` ends the thread within one read timeout.
 """
 
@@ -40,12 +43,16 @@ class Informer:
     list_cluster_custom_object with its positional arguments bound)."""
 
     def __init__(self, kind: str, list_call: Callable[..., Any], on_event: Handler, stop: threading.Event,
-                 label_selector: Optional[str] = None):
+                 label_selector: Optional[str] = None, index: Optional[Callable[[Json], Optional[str]]] = None,
+                 derive: Optional[Callable[[Json], Any]] = None):
         self.kind, self.list_call, self.on_event, self.stop = kind, list_call, on_event, stop
         self.label_selector = label_selector
         self.synced = threading.Event()
         self._lock = threading.Lock()
         self._objects: dict[str, Json] = {}
+        self._index_of, self._derive = index, derive
+        self._indexed: dict[str, set[str]] = {}   # index value -> keys
+        self._derived: dict[str, Any] = {}        # key -> derive(object)
         self._watch: Optional[watch.Watch] = None
         self.thread = threading.Thread(target=self._run, name=f"informer-{kind}", daemon=True)
         self.lists = 0     # lists made (the first, and one per 410)
@@ -63,7 +70,17 @@ class Informer:
 
     def keys(self) -> list[str]:
         with self._lock:
-            return list(self._objects)
+            return sorted(self._objects)
+
+    def by(self, value: str) -> list[tuple[str, Json]]:
+        """(key, object) of the objects whose index is `value`, in key order."""
+        with self._lock:
+            return [(key, self._objects[key]) for key in sorted(self._indexed.get(value, ()))]
+
+    def derived(self) -> list[Any]:
+        """`derive` of every object."""
+        with self._lock:
+            return list(self._derived.values())
 
     # --- the thread ---------------------------------------------------------------------------
 
@@ -117,6 +134,9 @@ class Informer:
         fresh = {key_of(obj): obj for obj in items}
         with self._lock:
             old, self._objects = self._objects, fresh
+            self._indexed, self._derived = {}, {}
+            for key, obj in fresh.items():
+                self._keep(key, obj)
         for key, obj in old.items():
             if key not in fresh:
                 self.on_event("DELETED", obj)
@@ -153,11 +173,29 @@ class Informer:
     def _apply(self, kind: str, obj: Json) -> None:
         key = key_of(obj)
         with self._lock:
-            if kind == "DELETED":
-                self._objects.pop(key, None)
-            else:
+            old = self._objects.pop(key, None)
+            if old is not None:
+                self._forget(key, old)
+            if kind != "DELETED":
                 self._objects[key] = obj
+                self._keep(key, obj)
         self.on_event(kind, obj)
+
+    def _keep(self, key: str, obj: Json) -> None:
+        """Index and derive one object (the lock held)."""
+        if self._index_of is not None:
+            value = self._index_of(obj)
+            if value is not None:
+                self._indexed.setdefault(value, set()).add(key)
+        if self._derive is not None:
+            self._derived[key] = self._derive(obj)
+
+    def _forget(self, key: str, obj: Json) -> None:
+        if self._index_of is not None:
+            value = self._index_of(obj)
+            if value is not None:
+                self._indexed.get(value, set()).discard(key)
+        self._derived.pop(key, None)
 
     def _selector(self) -> dict[str, str]:
         return {"label_selector": self.label_selector} if self.label_selector else {}

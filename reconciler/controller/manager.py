@@ -41,12 +41,12 @@ from kubernetes import client as k8s
 
 from cloud.retry import gone
 from reconciler import groups as adapters
-from reconciler.cluster import SERVICE_NAME_LABEL, node_info, view_of
+from reconciler.cluster import SERVICE_NAME_LABEL, NodeInfo, node_info, view_of
 from reconciler.controller import metrics
 from reconciler.controller.informer import Informer, all_synced, key_of
 from reconciler.controller.workqueue import WorkQueue
 from reconciler.desired import Target, desired, without_port
-from reconciler.model import Backend
+from reconciler.model import TIME_FORMAT, Backend
 from reconciler.planner import Key, plan
 from reconciler.publish import Publisher
 from reconciler.record import (
@@ -86,11 +86,7 @@ class Controller:
         self.queue = WorkQueue(clock)
         self.publisher = Publisher(api, options.identity)
         self._lock = threading.Lock()
-        self._by_service: dict[str, set[str]] = {}      # "<ns>/<service>" -> record keys
-        self._service_of: dict[str, str] = {}           # record key -> "<ns>/<service>"
-        self._slices_of: dict[str, set[str]] = {}       # "<ns>/<service>" -> its EndpointSlices' keys
-        self._slice_service: dict[str, str] = {}        # EndpointSlice key -> "<ns>/<service>"
-        self._nodes_seen: dict[str, Any] = {}           # node name -> what the reconciler reads of it
+        self._nodes_seen: dict[str, NodeInfo] = {}      # node name -> what an event last said of it
         # Draining backends per record: (the backend at weight 0, monotonic start, start as written in the status).
         self._holds: dict[str, dict[Key, Hold]] = {}
         self._failures: dict[str, int] = {}
@@ -107,12 +103,13 @@ class Controller:
             records = _bound(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
             services = core.list_service_for_all_namespaces
             slices = discovery.list_endpoint_slice_for_all_namespaces
-        self.records = Informer("BackendGroup", records, self._on_record, self.stop_event)
+        # Records by their Service, slices by theirs, nodes as the reconciler reads them: kept by the caches.
+        self.records = Informer("BackendGroup", records, self._on_record, self.stop_event, index=_service_of_record)
         self.services = Informer("Service", services, self._on_service, self.stop_event)
         # Only slices that belong to a Service (the EndpointSlice controller labels them).
         self.slices = Informer("EndpointSlice", slices, self._on_slice, self.stop_event,
-                               label_selector=SERVICE_NAME_LABEL)
-        self.nodes = Informer("Node", core.list_node, self._on_node, self.stop_event)
+                               label_selector=SERVICE_NAME_LABEL, index=_service_of_slice)
+        self.nodes = Informer("Node", core.list_node, self._on_node, self.stop_event, derive=node_info)
         self.informers = (self.records, self.services, self.slices, self.nodes)
         metrics.install()
 
@@ -153,40 +150,22 @@ class Controller:
 
     def _on_record(self, kind: str, obj: dict[str, Any]) -> None:
         key = key_of(obj)
-        service = f"{(obj.get('metadata') or {}).get('namespace')}/{(obj.get('spec') or {}).get('service')}"
-        with self._lock:
-            old = self._service_of.pop(key, None)
-            if old is not None:
-                self._by_service.get(old, set()).discard(key)
-            if kind != "DELETED":
-                self._service_of[key] = service
-                self._by_service.setdefault(service, set()).add(key)
         if kind == "DELETED":
             self._holds.pop(key, None)
+            self._groups.pop(self._group_key(key.split("/", 1)[0], obj.get("spec") or {}), None)
             metrics.forget(*key.split("/", 1))
             return
         self._due(key)
 
-    def _groups_of(self, service: str) -> list[str]:
-        with self._lock:
-            return sorted(self._by_service.get(service, ()))
+    def _groups_of(self, service: Optional[str]) -> list[str]:
+        return [key for key, _ in self.records.by(service)] if service else []
 
     def _on_service(self, _kind: str, obj: dict[str, Any]) -> None:
         for key in self._groups_of(key_of(obj)):
             self._due(key)
 
-    def _on_slice(self, kind: str, obj: dict[str, Any]) -> None:
-        meta = obj.get("metadata") or {}
-        service = f"{meta.get('namespace')}/{(meta.get('labels') or {}).get(SERVICE_NAME_LABEL)}"
-        slice_key = key_of(obj)
-        with self._lock:
-            old = self._slice_service.pop(slice_key, None)
-            if old is not None:
-                self._slices_of.get(old, set()).discard(slice_key)
-            if kind != "DELETED":
-                self._slice_service[slice_key] = service
-                self._slices_of.setdefault(service, set()).add(slice_key)
-        for key in self._groups_of(service):
+    def _on_slice(self, _kind: str, obj: dict[str, Any]) -> None:
+        for key in self._groups_of(_service_of_slice(obj)):
             self._due(key)
 
     def _on_node(self, kind: str, obj: dict[str, Any]) -> None:
@@ -199,14 +178,13 @@ class Controller:
                 self._nodes_seen.pop(name, None)
             else:
                 self._nodes_seen[name] = seen
-            keys = sorted(self._service_of)
-        for key in keys:
+        for key in self.records.keys():
             self._due(key)
 
     def _drift(self) -> None:
         while not self.stop_event.wait(self.options.drift_seconds):
+            keys = self.records.keys()
             with self._lock:
-                keys = sorted(self._service_of)
                 self._drift_due.update(keys)
             for key in keys:
                 self._due(key)
@@ -239,9 +217,13 @@ class Controller:
                 continue
             self.queue.done(key)
 
+    @staticmethod
+    def _group_key(namespace: str, spec: Mapping[str, Any]) -> tuple:
+        return (spec.get("kind"), spec.get("groupId"), spec.get("regionId"), namespace, spec.get("service"))
+
     def _group(self, namespace: str, spec: Mapping[str, Any]):
         """The cloud adapter of a group, kept: its SDK client and credentials are built once."""
-        cache_key = (spec["kind"], spec["groupId"], spec.get("regionId"), namespace, spec["service"])
+        cache_key = self._group_key(namespace, spec)
         group = self._groups.get(cache_key)
         if group is None:
             group = adapters.group_for(spec["kind"], spec["groupId"],
@@ -252,10 +234,9 @@ class Controller:
         return group
 
     def _view(self, namespace: str, spec: Mapping[str, Any]):
-        with self._lock:
-            keys = sorted(self._slices_of.get(f"{namespace}/{spec['service']}", ()))
-        slices = [s for s in (self.slices.get(k) for k in keys) if s is not None]
-        return view_of(self.nodes.items(), slices, spec.get("portName") or "")
+        slices = [obj for _, obj in self.slices.by(f"{namespace}/{spec['service']}")]
+        # Nodes are read once per node event by the cache, not once per sync.
+        return view_of(self.nodes.derived(), slices, spec.get("portName") or "")
 
     def _sync(self, key: str, since: float) -> None:
         namespace, name = key.split("/", 1)
@@ -277,7 +258,7 @@ class Controller:
         if deleting and FINALIZER not in (meta.get("finalizers") or []):
             return  # released already; the API server removes it
         if not deleting:
-            self._hold_finalizer(record)
+            record.hold_finalizer()
         kind = spec["kind"]
         service = None if deleting else self.services.get(f"{namespace}/{spec['service']}")
         target = Target(spec["mode"], frozenset(spec.get("pools") or ()), int(spec.get("port") or 0),
@@ -365,9 +346,6 @@ class Controller:
 
     # --- the record's metadata, the Service's status ------------------------------------------
 
-    def _hold_finalizer(self, record: BackendRecord) -> None:
-        record.hold_finalizer()
-
     def _drop_finalizer(self, record: BackendRecord, obj: Mapping[str, Any], why: str) -> None:
         # The Event first: once the finalizer is gone, so is the record it is about.
         self.publisher.event(copy.deepcopy(dict(obj)), "Normal", "Released", why)
@@ -376,13 +354,13 @@ class Controller:
         log.info("released", extra={"record": f"{record.namespace}/{record.name}", "why": why})
 
     def _publish_ingress(self, namespace: str, service: str) -> None:
-        records = [r for r in (self.records.get(k) for k in self._groups_of(f"{namespace}/{service}")) if r]
+        records = [obj for _, obj in self.records.by(f"{namespace}/{service}")]
         if self.publisher.ingress(self.services.get(f"{namespace}/{service}"), records):
             log.info("service ingress written", extra={"service": f"{namespace}/{service}"})
 
 
 def rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime(TIME_FORMAT)
 
 
 def restored_holds(status: Mapping[str, Any], now: float, wall: float) -> dict[Key, Hold]:
@@ -393,12 +371,23 @@ def restored_holds(status: Mapping[str, Any], now: float, wall: float) -> dict[K
     for item in status.get("draining") or []:
         key = (str(item.get("serverId")), int(item.get("port") or 0))
         try:
-            since = datetime.strptime(str(item.get("since")), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            since = datetime.strptime(str(item.get("since")), TIME_FORMAT).replace(tzinfo=timezone.utc)
         except ValueError:
             continue
         if key in owned:
             holds[key] = (owned[key].with_weight(0), now - max(0.0, wall - since.timestamp()), str(item["since"]))
     return holds
+
+
+def _service_of_record(obj: Mapping[str, Any]) -> Optional[str]:
+    service = (obj.get("spec") or {}).get("service")
+    return f"{(obj.get('metadata') or {}).get('namespace')}/{service}" if service else None
+
+
+def _service_of_slice(obj: Mapping[str, Any]) -> Optional[str]:
+    meta = obj.get("metadata") or {}
+    service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+    return f"{meta.get('namespace')}/{service}" if service else None
 
 
 def _bound(method: Callable[..., Any], *args: Any) -> Callable[..., Any]:
